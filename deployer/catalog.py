@@ -1,0 +1,81 @@
+"""What the deployer can install: roles, the services they run and the packages they need.
+
+This is data, not code: the scenario schema, the image builder (which takes a plain
+package list and knows no role names) and the validator all read it, while the role
+implementations are imported lazily from ``module`` only when a deploy runs.
+
+>>> ROLES["compute"].networks
+('mgmt', 'overlay')
+>>> "keepalived" in SERVICES
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Service:
+    """A systemd unit on a node, as scenarios name it (``stop_service keystone``)."""
+
+    unit: str
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    summary: str
+    networks: tuple[str, ...]
+    services: tuple[str, ...]
+    module: str  # "package.module" holding the role's implementation, imported lazily
+
+
+SERVICES: dict[str, Service] = {
+    "chrony": Service("chrony.service", ("chrony",)),
+    "keepalived": Service("keepalived.service", ("keepalived",)),
+    "haproxy": Service("haproxy.service", ("haproxy",)),
+    "mariadb": Service("mariadb.service", ("mariadb-server", "mariadb-client", "galera-4", "rsync")),
+    "garbd": Service("garb.service", ("galera-arbitrator-4",)),
+    "rabbitmq": Service("rabbitmq-server.service", ("rabbitmq-server",)),
+    "memcached": Service("memcached.service", ("memcached",)),
+    "keystone": Service(
+        "keystone.service", ("keystone", "python3-pymemcache", "python3-pymysql", "python3-openstackclient")
+    ),
+    "ceph-mon": Service("ceph-mon@*.service", ("ceph-mon", "ceph-common")),
+    "ceph-mgr": Service("ceph-mgr@*.service", ("ceph-mgr",)),
+    "ceph-osd": Service("ceph-osd@*.service", ("ceph-osd",)),
+    "dnsmasq": Service("dnsmasq.service", ("dnsmasq",)),
+}
+
+ROLES: dict[str, RoleSpec] = {
+    "controller": RoleSpec(
+        "HA control plane: keepalived VIP, haproxy, Galera, RabbitMQ, memcached, Keystone, chrony server",
+        ("mgmt",),
+        ("chrony", "keepalived", "haproxy", "mariadb", "rabbitmq", "memcached", "keystone"),
+        "deployer.roles.controller",
+    ),
+    "compute": RoleSpec("hypervisor with VXLAN tenant overlay and instances", ("mgmt", "overlay"),
+                        ("chrony",), "deployer.roles.compute"),
+    "network": RoleSpec("network node: tenant routers, DHCP, floating IPs", ("mgmt", "overlay"),
+                        ("chrony", "dnsmasq"), "deployer.roles.network"),
+    "ceph-mon": RoleSpec("Ceph monitor and manager", ("mgmt",), ("chrony", "ceph-mon", "ceph-mgr"),
+                         "deployer.roles.ceph_mon"),
+    "ceph-osd": RoleSpec("Ceph OSDs on file-backed BlueStore", ("mgmt",), ("chrony", "ceph-osd"),
+                         "deployer.roles.ceph_osd"),
+    "galera-arbitrator": RoleSpec("garbd: a Galera vote without data, for 2-controller clusters", ("mgmt",),
+                                  ("chrony", "garbd"), "deployer.roles.arbitrator"),
+    "client": RoleSpec("a plain node playing the outside world: probes and load run here", ("mgmt",),
+                       ("chrony",), "deployer.roles.client"),
+}
+
+# Packages every node gets on top of the lab's own baseline (tools the checks use).
+COMMON_PACKAGES = ("chrony", "python3-openstackclient", "ceph-common", "faketime", "socat", "netcat-openbsd")
+
+
+def image_packages() -> list[str]:
+    """Every Debian package any role needs: one image serves every node."""
+    pkgs = set(COMMON_PACKAGES)
+    for svc in SERVICES.values():
+        pkgs.update(svc.packages)
+    return sorted(pkgs)

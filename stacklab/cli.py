@@ -1,0 +1,54 @@
+"""The ``stacklab`` command line: one subcommand per capability that works.
+
+Every user error ends in a message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from stacklab.validate import validate_file
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate scenario and lab files; print every problem; exit 2 if any file is invalid."""
+    bad = 0
+    for path in args.files:
+        result = validate_file(path)
+        for line in result.messages:
+            print(line, file=sys.stderr)
+        if result.ok:
+            topo = result.topology
+            size = f"{len(topo.expand())} nodes, {len(topo.networks)} networks" if topo else ""
+            kind = type(result.model).__name__.replace("File", "").lower()
+            print(f"ok: {path} ({kind}, {size})")
+        else:
+            bad += 1
+    return 2 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stacklab",
+        description="Reproduce OpenStack cluster failure modes in a lab on one machine.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("validate", help="check scenario and lab files; exit 0 valid, 2 invalid")
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario or lab YAML files")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("stacklab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

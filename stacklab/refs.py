@@ -1,0 +1,120 @@
+"""Semantic checks of scenario steps: every node, network, service, check and fault id
+a step names must exist in the lab it runs on."""
+
+from __future__ import annotations
+
+from checks.catalog import CHECKS
+from deployer.catalog import ROLES, SERVICES
+from deployer.validate import nodes_with_role
+from lab.faultspec import FaultSpec, LinkFault, NodeFault, Partition
+from lab.model import Topology
+from lab.problems import Path, Problem, allowed
+from stacklab.scenario import SELECTORS, CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault
+
+
+def check_steps(scn: Scenario, topo: Topology) -> list[Problem]:
+    problems: list[Problem] = []
+    fault_ids: set[str] = set()
+    for i, step in enumerate(scn.steps):
+        path: Path = ("steps", i)
+        if isinstance(step, FaultStep):
+            problems += _check_fault(step.fault, topo, path + ("fault",), fault_ids)
+        elif isinstance(step, HealStep) and step.heal != "all":
+            for j, fid in enumerate(step.heal):
+                if fid not in fault_ids:
+                    known = allowed(fault_ids) if fault_ids else "no earlier fault step has an id"
+                    problems.append(Problem(path + ("heal", j), f"unknown fault id '{fid}'; {known}"))
+        elif isinstance(step, CheckStep):
+            problems += _check_applies(step.check, topo, path + ("check",))
+        elif isinstance(step, ExpectStep) and step.expect.check is not None:
+            problems += _check_applies(step.expect.check, topo, path + ("expect", "check"))
+        elif isinstance(step, LoadStep) and step.load.node is not None:
+            problems += _selector(step.load.node, topo, path + ("load", "node"))
+    return problems
+
+
+def _check_applies(name: str, topo: Topology, path: Path) -> list[Problem]:
+    roles = CHECKS[name].roles
+    if roles and not roles_present(topo, roles):
+        return [Problem(path, f"check '{name}' needs a node with role {' or '.join(roles)}; this lab has none")]
+    return []
+
+
+def roles_present(topo: Topology, roles: tuple[str, ...]) -> bool:
+    return any(nodes_with_role(topo, r) for r in roles)
+
+
+def _check_fault(fault: FaultSpec, topo: Topology, path: Path, ids: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    if fault.id is not None:
+        if fault.id in ids:
+            problems.append(Problem(path + ("id",), f"fault id '{fault.id}' is used twice"))
+        ids.add(fault.id)
+    if isinstance(fault, Partition):
+        return problems + _check_partition(fault, topo, path)
+    assert isinstance(fault, NodeFault)  # every other fault targets one node selector
+    problems += _selector(fault.node, topo, path + ("node",))
+    node = _plain_node(topo, fault.node)
+    if isinstance(fault, LinkFault):
+        nets = node.networks if node else tuple(topo.networks)
+        if fault.network not in nets:
+            where = f"{node.name} is not on" if node else "no"
+            problems.append(Problem(path + ("network",), f"{where} network '{fault.network}'; {allowed(nets)}"))
+    if isinstance(fault, ServiceFault):
+        problems += _check_service(fault.service, _selected_roles(topo, fault.node), path)
+    return problems
+
+
+def _check_service(service: str, roles: tuple[str, ...], path: Path) -> list[Problem]:
+    if any(service in ROLES[r].services for r in roles if r in ROLES):
+        return []
+    runs = sorted(r for r, spec in ROLES.items() if service in spec.services)
+    return [Problem(path + ("service",), f"no targeted node runs '{service}' ({SERVICES[service].unit}); "
+                    f"it comes with role {' or '.join(runs)}")]
+
+
+def _check_partition(fault: Partition, topo: Topology, path: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for g, group in enumerate(fault.groups):
+        for j, sel in enumerate(group):
+            here = path + ("groups", g, j)
+            problems += _selector(sel, topo, here)
+            if sel in seen and seen[sel] != g:
+                problems.append(Problem(here, f"'{sel}' is in partition groups {seen[sel]} and {g}"))
+            seen.setdefault(sel, g)
+    return problems
+
+
+def _selected_roles(topo: Topology, selector: str) -> tuple[str, ...]:
+    """Roles of the node(s) a selector can pick: what a service fault may target there."""
+    node = _plain_node(topo, selector)
+    if node is not None:
+        return node.roles
+    if selector.startswith("role:"):
+        return (selector[5:],)
+    if selector in ("@vip_holder", "@galera_primary"):
+        return ("controller",)
+    return tuple(topo.roles())
+
+
+def _plain_node(topo: Topology, selector: str):  # type: ignore[no-untyped-def]
+    return next((n for n in topo.expand() if n.name == selector), None)
+
+
+def _selector(sel: str, topo: Topology, path: Path) -> list[Problem]:
+    """Valid: a node name, ``role:NAME`` of a role some node has, or an @ selector."""
+    names = topo.node_names()
+    if sel in names:
+        return []
+    if sel.startswith("role:"):
+        role = sel[5:]
+        if role in topo.roles():
+            return []
+        return [Problem(path, f"no node has role '{role}'; roles in this lab: {', '.join(sorted(topo.roles()))}")]
+    if sel in SELECTORS:
+        if sel != "@random" and not nodes_with_role(topo, "controller"):
+            return [Problem(path, f"{sel} needs controller nodes; this lab has none")]
+        return []
+    return [Problem(path, f"unknown node '{sel}'; nodes: {', '.join(names)}; or role:NAME, "
+                    f"{', '.join(SELECTORS)}")]

@@ -1,0 +1,134 @@
+"""Load a scenario or lab file, validate it completely and report every problem at once.
+
+>>> r = validate_file("does/not/exist.yaml")
+>>> r.ok, r.messages
+(False, ['does/not/exist.yaml: cannot read: No such file or directory'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from pydantic import BaseModel, ValidationError
+
+from deployer.model import Cloud
+from deployer.validate import check_cloud
+from lab.model import Topology, check_topology
+from lab.problems import Problem, errors_only
+from stacklab.errors import describe, problems_from
+from stacklab.refs import check_steps
+from stacklab.scenario import LabFile, Scenario
+from stacklab.yamlsrc import Document, YamlError, load
+
+REPO_LABS = FsPath(__file__).resolve().parents[1] / "scenarios" / "labs"
+
+
+@dataclass
+class Result:
+    """What validating one file gave: the model when valid, and every message."""
+
+    file: str
+    model: LabFile | Scenario | None = None
+    topology: Topology | None = None
+    cloud: Cloud | None = None
+    messages: list[str] = field(default_factory=list)
+    ok: bool = False
+
+
+def validate_file(path: str | FsPath) -> Result:
+    result = Result(str(path))
+    try:
+        doc = load(path)
+    except YamlError as e:
+        result.messages = e.messages
+        return result
+    problems = _validate_doc(doc, result)
+    result.messages += render(doc, problems)
+    result.ok = not errors_only(problems) and not _has_errors(result.messages)
+    if not result.ok:
+        result.model = result.topology = result.cloud = None
+    return result
+
+
+def _has_errors(messages: list[str]) -> bool:
+    return any(": warning: " not in m for m in messages)
+
+
+def render(doc: Document, problems: list[Problem]) -> list[str]:
+    """``FILE:LINE: path: message`` lines, in file order, without repeats."""
+    rows = sorted({(doc.line_of(p.path), p.dotted(), p.warning, p.message) for p in problems})
+    return [f"{doc.file}:{line}: {where}: {'warning: ' if warn else ''}{msg}" for line, where, warn, msg in rows]
+
+
+def _validate_doc(doc: Document, result: Result) -> list[Problem]:
+    if not isinstance(doc.data, dict):
+        what = "the file is empty" if doc.data is None else f"got {describe(doc.data)}"
+        return [Problem((), f"expected a mapping with name, topology/lab, ...; {what}")]
+    is_scenario = "steps" in doc.data or "lab" in doc.data
+    root: type[BaseModel] = Scenario if is_scenario else LabFile
+    try:
+        model = root.model_validate(doc.data)
+    except ValidationError as e:
+        return problems_from(e, root)
+    if isinstance(model, LabFile):
+        result.model = model
+        result.topology, result.cloud = model.topology, model.cloud
+        return _check_lab(model.topology, model.cloud)
+    assert isinstance(model, Scenario)
+    result.model = model
+    return _check_scenario(model, doc, result)
+
+
+def _check_lab(topo: Topology, cloud: Cloud) -> list[Problem]:
+    problems = [p.under(("topology",)) for p in check_topology(topo)]
+    return problems if errors_only(problems) else problems + check_cloud(topo, cloud)
+
+
+def _check_scenario(scn: Scenario, doc: Document, result: Result) -> list[Problem]:
+    if scn.lab is not None:
+        if scn.topology is not None or scn.cloud is not None:
+            return [Problem(("lab",), "give either 'lab' or an inline 'topology' (+ 'cloud'), not both")]
+        lab = _load_lab(scn.lab, doc, result)
+        if lab is None:
+            return []  # _load_lab already explained why
+        result.topology, result.cloud = lab.topology, lab.cloud
+    elif scn.topology is None:
+        return [Problem((), "missing 'lab' (a file in labs/) or an inline 'topology'")]
+    else:
+        result.topology, result.cloud = scn.topology, scn.cloud or Cloud()
+        problems = _check_lab(result.topology, result.cloud)
+        if errors_only(problems):
+            return problems
+    return check_steps(scn, result.topology)
+
+
+def lab_search_path(scenario: FsPath) -> list[FsPath]:
+    """Where ``lab: NAME`` is looked up: beside the scenario, then the project's labs."""
+    here = scenario.resolve().parent
+    dirs = [here / "labs", here, REPO_LABS]
+    return list(dict.fromkeys(dirs))
+
+
+def _load_lab(name: str, doc: Document, result: Result) -> LabFile | None:
+    scenario, where = FsPath(doc.file), f"{doc.file}:{doc.line_of(('lab',))}: lab"
+    for folder in lab_search_path(scenario):
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file() and candidate.resolve() != scenario.resolve():
+            sub = validate_file(_relative(candidate))
+            result.messages += sub.messages
+            if not sub.ok or not isinstance(sub.model, LabFile):
+                result.messages.append(f"{where}: lab '{name}' is invalid (see above)")
+                return None
+            return sub.model
+    known = sorted({p.stem for d in lab_search_path(scenario) if d.is_dir() for p in d.glob("*.yaml")
+                    if p.resolve() != scenario.resolve() and d.name == "labs"})
+    result.messages.append(f"{where}: no lab file '{name}.yaml' found; labs: {', '.join(known) or 'none'}")
+    return None
+
+
+def _relative(path: FsPath) -> FsPath:
+    try:
+        return path.resolve().relative_to(FsPath.cwd())
+    except ValueError:
+        return path

@@ -1,0 +1,89 @@
+"""Model behaviour beyond error messages: address plan, durations, registries, doctests."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import ipaddress
+
+import pytest
+
+from lab.faultspec import LAB_FAULTS
+from lab.model import Topology, address_plan, check_topology
+from lab.modelbase import parse_duration
+from stacklab.scenario import FAULT_ACTIONS, Scenario
+
+DOCTESTED = ["lab.model", "lab.modelbase", "lab.problems", "lab.faultspec", "deployer.catalog",
+             "deployer.model", "checks.catalog", "stacklab.scenario", "stacklab.yamlsrc", "stacklab.validate"]
+
+
+@pytest.mark.parametrize("module", DOCTESTED)
+def test_docstring_examples(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
+
+
+def topo(**extra: object) -> Topology:
+    data = {
+        "networks": {"mgmt": {"cidr": "10.0.0.0/24"}, "overlay": {"cidr": "10.0.1.0/24", "first_host": 100}},
+        "nodes": {"ctl": {"count": 2, "networks": ["mgmt"]}, "cmp": {"count": 2, "networks": ["mgmt", "overlay"]}},
+    }
+    data.update(extra)
+    return Topology.model_validate(data)
+
+
+def test_address_plan_counts_up_from_first_host_skipping_vips_and_statics() -> None:
+    t = topo(vips={"api": {"network": "mgmt", "address": "10.0.0.11"}},
+             links=[{"node": "cmp2", "network": "mgmt", "address": "10.0.0.12"}])
+    plan = address_plan(t)
+    assert str(plan["ctl1"]["mgmt"]) == "10.0.0.10/24"
+    assert str(plan["ctl2"]["mgmt"]) == "10.0.0.13/24"  # .11 is the VIP, .12 cmp2's static address
+    assert str(plan["cmp1"]["mgmt"]) == "10.0.0.14/24"
+    assert str(plan["cmp2"]["mgmt"]) == "10.0.0.12/24"
+    assert str(plan["cmp1"]["overlay"]) == "10.0.1.100/24"
+    assert "overlay" not in plan["ctl1"]
+    assert check_topology(t) == []
+
+
+def test_address_plan_addresses_are_unique_and_inside_cidr() -> None:
+    t = topo()
+    plan = address_plan(t)
+    for net_name, net in t.networks.items():
+        addrs = [ifs[net_name] for ifs in plan.values() if net_name in ifs]
+        assert len(set(addrs)) == len(addrs)
+        assert all(ipaddress.IPv4Address(a.ip) in net.cidr for a in addrs)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(10, 10.0), (2.5, 2.5), ("10s", 10.0), ("500ms", 0.5),
+                                               ("1m30s", 90.0), ("2m", 120.0), ("1h", 3600.0), ("1m500ms", 60.5)])
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10 s", "s", "1ms1s", "-1s", True, None, "10x"])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_fault_enum_follows_the_registry() -> None:
+    assert set(LAB_FAULTS) <= set(FAULT_ACTIONS)
+    assert {"stop_service", "kill_service", "restart_service"} <= set(FAULT_ACTIONS)
+    schema = Scenario.model_json_schema()
+    assert "power_off" in str(schema) and "link_loss" in str(schema)
+
+
+def test_every_fault_verb_parses_in_a_scenario() -> None:
+    samples = {
+        "power_off": {"node": "ctl1"}, "power_on": {"node": "ctl1"}, "reboot": {"node": "ctl1"},
+        "freeze": {"node": "ctl1", "duration": "30s"}, "thaw": {"node": "ctl1"},
+        "link_down": {"node": "ctl1", "network": "mgmt"}, "link_up": {"node": "ctl1", "network": "mgmt"},
+        "link_loss": {"node": "ctl1", "network": "mgmt", "percent": 30},
+        "link_rate": {"node": "ctl1", "network": "mgmt", "mbit": 10},
+        "set_mtu": {"node": "ctl1", "network": "mgmt", "mtu": 1400},
+        "partition": {"groups": [["ctl1"], ["ctl2", "ctl3"]]},
+    }
+    assert set(samples) == set(LAB_FAULTS), "add a sample for the new fault verb"
+    steps = [{"fault": {"action": a, **p}} for a, p in samples.items()]
+    scn = Scenario.model_validate({"name": "all", "lab": "ha", "steps": steps})
+    assert [s.fault.action for s in scn.steps] == list(samples)  # type: ignore[union-attr]

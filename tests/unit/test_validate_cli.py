@@ -1,0 +1,87 @@
+"""The validate command on the shipped labs and on malformed input of every kind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacklab.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS = sorted((ROOT / "scenarios/labs").glob("*.yaml"))
+
+
+def test_shipped_labs_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert LABS, "scenarios/labs/ holds no lab"
+    assert main(["validate", *map(str, LABS)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok: ") == len(LABS)
+
+
+def test_ha_lab_shape() -> None:
+    from stacklab.validate import validate_file
+
+    result = validate_file(ROOT / "scenarios/labs/ha.yaml")
+    assert result.ok and result.topology is not None
+    names = result.topology.node_names()
+    assert names == ["ctl1", "ctl2", "ctl3", "cmp1", "cmp2", "stor1", "stor2", "stor3"]
+    assert set(result.topology.networks) == {"mgmt", "overlay", "public", "storage"}
+
+
+def test_sausage_warns_about_two_node_galera_but_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(ROOT / "scenarios/labs/sausage.yaml")]) == 0
+    assert "warning: 2 controllers and no 'galera-arbitrator'" in capsys.readouterr().err
+
+
+def test_one_bad_file_among_good_ones_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = ROOT / "tests/unit/data/invalid/yaml-tab.yaml"
+    assert main(["validate", str(LABS[0]), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "ok: " in captured.out and "tab character" in captured.err
+
+
+MALFORMED = {
+    "binary": b"\x00\xff\xfe garbage",
+    "unclosed-flow": b"name: x\ntopology: {networks: [\n",
+    "anchor-missing": b"name: *nothere\n",
+    "deep-nonsense": b"name: x\ntopology:\n  networks:\n    mgmt: [1, 2]\n  nodes: 5\n",
+    "key-is-list": b"? [a, b]\n: 1\n",
+    "null-everything": b"name:\ntopology:\ncloud:\n",
+    "huge-int": b"name: x\ntopology:\n  networks:\n    mgmt: {cidr: 10.0.0.0/24, mtu: 99999999999999999999999}\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_input_never_tracebacks(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_bytes(MALFORMED[name])
+    proc = subprocess.run([sys.executable, "-m", "stacklab.cli", "validate", str(path)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"{path}"), proc.stderr
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "no/such/file.yaml"]) == 2
+    assert capsys.readouterr().err == "no/such/file.yaml: cannot read: No such file or directory\n"
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["validate"])
+    assert exc.value.code == 2
+
+
+def test_readme_scenario_example_is_valid(tmp_path: Path) -> None:
+    from stacklab.validate import validate_file
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## A scenario", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = tmp_path / "example.yaml"
+    scenario.write_text(block)
+    result = validate_file(scenario)
+    assert result.ok, result.messages
