@@ -1,6 +1,9 @@
 """stacklab's front door: `nox -s NAME`.
 
-Sessions: tests (unit, then the root-only lab tier), lint, validate-scenarios.
+Main job:   deploy-lab (image if needed, `up` the ha lab, deploy, health checks; leaves it running)
+            validate (health checks on the running lab), destroy-lab
+Tests:      tests (unit; lab and e2e tiers as root), lint, validate-scenarios
+Figures:    bench (root)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 PACKAGES = ["lab", "deployer", "checks", "stacklab"]
+DEFAULT_LAB = "ha"
 
 
 def install(session: nox.Session, *extras: str) -> None:
@@ -24,9 +28,10 @@ def install(session: nox.Session, *extras: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tier (no root, seconds); pass pytest arguments after `--`."""
+    """Unit tier (no root, seconds), then lab and e2e tiers (root; they skip themselves
+    otherwise with the reason). Extra pytest arguments after `--`."""
     install(session)
-    session.run("pytest", "tests/unit", *session.posargs)
+    session.run("pytest", "tests/unit", "tests/lab", "tests/e2e", *session.posargs)
 
 
 @nox.session
@@ -43,3 +48,42 @@ def validate_scenarios(session: nox.Session) -> None:
     install(session)
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scenarios").rglob("*.yaml"))
     session.run("stacklab", "validate", *files)
+
+
+@nox.session(name="deploy-lab")
+def deploy_lab(session: nox.Session) -> None:
+    """The main job: `nox -s deploy-lab [-- LAB]` builds the node image if needed, brings
+    the lab up (default `ha`), deploys the cloud, runs the health checks and leaves the
+    lab running."""
+    install(session)
+    lab = session.posargs[0] if session.posargs else DEFAULT_LAB
+    session.run("stacklab", "up", lab, "--reuse")
+    session.run("stacklab", "deploy", "--lab", lab)
+    session.run("stacklab", "check", "--lab", lab)
+    session.log(f"lab '{lab}' is deployed and healthy. Next:")
+    session.log(f"  stacklab status {lab}                  nodes, addresses, faults")
+    session.log(f"  stacklab shell --lab {lab} ctl1        a shell on a controller")
+    session.log(f"  stacklab exec --lab {lab} cli1 -- openstack --os-cloud stacklab token issue")
+    session.log("  nox -s validate                       the health checks again")
+    session.log("  nox -s destroy-lab                    remove it")
+
+
+@nox.session
+def validate(session: nox.Session) -> None:
+    """Health checks on the running lab (`-- LAB` to choose)."""
+    install(session)
+    session.run("stacklab", "check", *(["--lab", session.posargs[0]] if session.posargs else []))
+
+
+@nox.session(name="destroy-lab")
+def destroy_lab(session: nox.Session) -> None:
+    """Remove the lab (`-- LAB`; default: ha) and everything it made."""
+    install(session)
+    session.run("stacklab", "down", session.posargs[0] if session.posargs else DEFAULT_LAB)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Lab engine figures: image, up/down times, RAM per node, leak-free cycles (root)."""
+    install(session)
+    session.run("python", "-m", "tests.bench.bench_lab", *session.posargs)

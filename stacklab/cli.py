@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from lab.errors import LabError
+from stacklab import cli_lab
 from stacklab.validate import validate_file
 
 
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check scenario and lab files; exit 0 valid, 2 invalid")
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario or lab YAML files")
     p.set_defaults(func=cmd_validate)
+    cli_lab.add_commands(sub)
     return parser
 
 
@@ -45,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except LabError as e:
+        print(f"stacklab {args.command}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("stacklab: interrupted", file=sys.stderr)
         return 130

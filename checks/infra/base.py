@@ -1,0 +1,113 @@
+"""Checks: small functions that look at a running lab through testinfra and judge it.
+
+A check returns a ``Verdict``: passed or not, one line per problem found, and
+figures (numbers a report or an ``expect`` step can use). Checks never raise for a
+broken cluster — that is a failed verdict; they raise only when the lab itself is
+unusable (not up).
+
+Example::
+
+    v = run_check("galera_synced", "ha")
+    v.ok, v.problems, v.figures      # True, [], {'wsrep_cluster_size': 3}
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import testinfra.host
+
+from checks.infra.labhost import host
+from deployer.deploy import deployed_cloud, deployed_components
+from deployer.inventory import Inventory, from_state
+from lab import engine
+from lab.errors import LabError
+from lab.model import Topology
+
+
+@dataclass
+class Verdict:
+    name: str
+    ok: bool = True
+    problems: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    skipped: str = ""  # why the check does not apply to this lab
+
+    def fail(self, problem: str) -> None:
+        self.ok = False
+        self.problems.append(problem)
+
+
+@dataclass
+class Lab:
+    """What a check sees: the lab's inventory and testinfra hosts for its nodes."""
+
+    name: str
+    inv: Inventory
+    deployed: set[str]  # components the last deploy installed
+
+    def host(self, node: str) -> testinfra.host.Host:
+        return host(node, self.name)
+
+    def controllers(self) -> list[str]:
+        return self.inv.names("controller")
+
+    def prober(self) -> str:
+        """A node to probe from: a client or other non-controller node when there is one."""
+        others = [n for n in self.inv.names() if "controller" not in self.inv.hosts[n].roles]
+        clients = self.inv.names("client")
+        return (clients or others or self.controllers())[0]
+
+
+Check = Callable[[Lab, Verdict], None]
+
+# check name -> "module:function"; the names are those of checks.catalog.CHECKS
+IMPLEMENTATIONS: dict[str, str] = {
+    "services_active": "checks.infra.common:services_active",
+    "chrony_synced": "checks.infra.common:chrony_synced",
+    "vip_single_holder": "checks.infra.controller:vip_single_holder",
+    "haproxy_backends_up": "checks.infra.controller:haproxy_backends_up",
+    "galera_synced": "checks.infra.controller:galera_synced",
+    "rabbitmq_cluster": "checks.infra.controller:rabbitmq_cluster",
+    "api_available": "checks.infra.controller:api_available",
+    "keystone_token": "checks.infra.controller:keystone_token",
+}
+
+# which deployed component a check needs; a check whose component is not deployed is skipped
+NEEDS: dict[str, str] = {
+    "chrony_synced": "chrony", "vip_single_holder": "keepalived", "haproxy_backends_up": "haproxy",
+    "galera_synced": "galera", "rabbitmq_cluster": "rabbitmq", "api_available": "keystone",
+    "keystone_token": "clouds",
+}
+
+
+def open_lab(lab: str | None) -> Lab:
+    st = engine.require(lab)
+    cloud = deployed_cloud(st.lab)
+    if cloud is None:
+        raise LabError(f"lab '{st.lab}' has not been deployed: run `stacklab deploy --lab {st.lab}` first")
+    inv = from_state(st, Topology.model_validate(st.topology), cloud)
+    return Lab(st.lab, inv, deployed_components(st.lab))
+
+
+def run_check(name: str, lab: Lab) -> Verdict:
+    verdict = Verdict(name)
+    need = NEEDS.get(name)
+    if need and need not in lab.deployed:
+        verdict.skipped = f"{need} is not deployed on this lab"
+        return verdict
+    module, fn = IMPLEMENTATIONS[name].split(":")
+    start = time.monotonic()
+    getattr(importlib.import_module(module), fn)(lab, verdict)
+    verdict.seconds = round(time.monotonic() - start, 2)
+    return verdict
+
+
+def healthy(lab: Lab) -> list[Verdict]:
+    """The built-in health suite: every implemented check, in a sensible order."""
+    return [run_check(name, lab) for name in IMPLEMENTATIONS]

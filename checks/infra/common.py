@@ -1,0 +1,54 @@
+"""Checks that apply to every node: services of deployed components, clock sync."""
+
+from __future__ import annotations
+
+import re
+
+from checks.infra.base import Lab, Verdict
+
+# component -> (systemd unit, roles whose nodes run it; empty = every node)
+UNITS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "chrony": ("chrony", ()),
+    "memcached": ("memcached", ("controller",)),
+    "galera": ("mariadb", ("controller",)),
+    "garbd": ("garb", ("galera-arbitrator",)),
+    "rabbitmq": ("rabbitmq-server", ("controller",)),
+    "haproxy": ("haproxy", ("controller",)),
+    "keepalived": ("keepalived", ("controller",)),
+    "keystone": ("keystone", ("controller",)),
+}
+MAX_OFFSET_S = 0.1
+
+
+def services_active(lab: Lab, v: Verdict) -> None:
+    """Every unit of every deployed component is active on every node that should run it."""
+    checked = 0
+    for component, (unit, roles) in UNITS.items():
+        if component not in lab.deployed:
+            continue
+        for node, h in lab.inv.hosts.items():
+            if roles and not set(roles) & set(h.roles):
+                continue
+            checked += 1
+            if not lab.host(node).service(unit).is_running:
+                v.fail(f"{node}: {unit} is not running")
+    v.figures["units_checked"] = checked
+
+
+def chrony_synced(lab: Lab, v: Verdict) -> None:
+    """Every node has a selected time source and is within 100 ms of it."""
+    worst = 0.0
+    for node in lab.inv.names():
+        out = lab.host(node).run("chronyc -n tracking")
+        ref = re.search(r"Reference ID\s*:\s*(\S+)", out.stdout)
+        offset = re.search(r"Last offset\s*:\s*([-+]?[0-9.]+) seconds", out.stdout)
+        if out.rc != 0 or not ref or not offset:
+            v.fail(f"{node}: chronyc tracking failed: {(out.stderr or out.stdout).strip()[:200]}")
+            continue
+        is_server = "controller" in lab.inv.hosts[node].roles
+        if ref.group(1) == "00000000" and not is_server:
+            v.fail(f"{node}: no time source selected yet")
+        worst = max(worst, abs(float(offset.group(1))))
+        if abs(float(offset.group(1))) > MAX_OFFSET_S:
+            v.fail(f"{node}: clock offset {float(offset.group(1)) * 1000:.1f} ms > {MAX_OFFSET_S * 1000:.0f} ms")
+    v.figures["max_offset_ms"] = round(worst * 1000, 3)

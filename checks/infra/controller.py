@@ -1,0 +1,107 @@
+"""Checks of the HA control plane: VIP, haproxy backends, Galera, RabbitMQ, Keystone.
+
+Each looks from inside the nodes (testinfra over ``lab://``); API requests go from a
+non-controller node through the VIP over TLS, verified with the lab CA.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from checks.infra.base import Lab, Verdict
+
+RABBITMQCTL = "runuser -u rabbitmq -- timeout -s KILL 10 /usr/lib/rabbitmq/bin/rabbitmqctl"
+CACERT = "/usr/local/share/ca-certificates/stacklab-{lab}.crt"
+
+
+def vip_single_holder(lab: Lab, v: Verdict) -> None:
+    """The API VIP is configured on exactly one controller."""
+    holders = [n for n in lab.controllers()
+               if f" {lab.inv.vip}/" in lab.host(n).run("ip -4 -o addr show").stdout]
+    v.figures["vip_holder"] = holders[0] if len(holders) == 1 else ",".join(holders)
+    if len(holders) != 1:
+        v.fail(f"VIP {lab.inv.vip} is held by {len(holders)} controllers: {', '.join(holders) or 'none'}")
+
+
+def haproxy_backends_up(lab: Lab, v: Verdict) -> None:
+    """Every controller's haproxy sees every backend server UP."""
+    down = 0
+    for node in lab.controllers():
+        out = lab.host(node).run("echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock")
+        if out.rc != 0:
+            v.fail(f"{node}: haproxy stats socket: {(out.stderr or out.stdout).strip()[:200]}")
+            continue
+        rows = list(csv.DictReader(io.StringIO(out.stdout.lstrip("# "))))
+        for row in rows:
+            if row["svname"] in ("FRONTEND", "BACKEND"):
+                continue
+            if not row["status"].startswith("UP"):
+                down += 1
+                v.fail(f"{node}: backend {row['pxname']}/{row['svname']} is {row['status']}")
+    v.figures["backends_down"] = down
+
+
+def galera_synced(lab: Lab, v: Verdict) -> None:
+    """Every controller: Primary component, Synced, cluster size = controllers (+ arbitrators)."""
+    expected = len(lab.controllers()) + len(lab.inv.names("galera-arbitrator"))
+    for node in lab.controllers():
+        out = lab.host(node).run("mysql -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_%'\"")
+        if out.rc != 0:
+            v.fail(f"{node}: mysql: {out.stderr.strip()[:200]}")
+            continue
+        status = dict(line.split("\t", 1) for line in out.stdout.splitlines() if "\t" in line)
+        size = int(status.get("wsrep_cluster_size", "0"))
+        v.figures[f"{node}_cluster_size"] = size
+        if status.get("wsrep_cluster_status") != "Primary":
+            v.fail(f"{node}: wsrep_cluster_status is {status.get('wsrep_cluster_status')}, not Primary")
+        if status.get("wsrep_local_state_comment") != "Synced":
+            v.fail(f"{node}: wsrep_local_state_comment is {status.get('wsrep_local_state_comment')}, not Synced")
+        if size != expected:
+            v.fail(f"{node}: wsrep_cluster_size is {size}, expected {expected}")
+
+
+def rabbitmq_cluster(lab: Lab, v: Verdict) -> None:
+    """Every controller's RabbitMQ sees all members running and no partition."""
+    expected = {f"rabbit@{n}" for n in lab.controllers()}
+    for node in lab.controllers():
+        out = lab.host(node).run(f"{RABBITMQCTL} cluster_status --formatter json")
+        try:
+            status = json.loads(out.stdout)
+        except ValueError:
+            v.fail(f"{node}: rabbitmqctl cluster_status failed: {(out.stderr or out.stdout).strip()[:200]}")
+            continue
+        running = set(status.get("running_nodes", []))
+        if running != expected:
+            v.fail(f"{node}: running members {sorted(running)}, expected {sorted(expected)}")
+        if status.get("partitions"):
+            v.fail(f"{node}: partitions {status['partitions']}")
+
+
+def api_available(lab: Lab, v: Verdict) -> None:
+    """Keystone answers through the VIP over TLS (lab CA verified) from a non-controller node."""
+    node = lab.prober()
+    url = f"https://{lab.inv.vip_name}:5000/v3"
+    out = lab.host(node).run(f"curl -sS -o /dev/null -w '%{{http_code}} %{{time_total}}' --max-time 10 {url}")
+    code, _, seconds = out.stdout.partition(" ")
+    v.figures["latency_s"] = float(seconds) if seconds else None
+    if out.rc != 0 or code != "200":
+        v.fail(f"{node}: GET {url} gave {code or 'no answer'}: {out.stderr.strip()[:200]}")
+
+
+def keystone_token(lab: Lab, v: Verdict) -> None:
+    """A token issued through the VIP (openstack CLI, clouds.yaml) validates on every controller."""
+    node = lab.prober()
+    out = lab.host(node).run("openstack --os-cloud stacklab token issue -f value -c id")
+    token = out.stdout.strip()
+    if out.rc != 0 or not token:
+        v.fail(f"{node}: openstack token issue failed: {(out.stderr or out.stdout).strip()[-300:]}")
+        return
+    for ctl in lab.controllers():
+        ip = lab.inv.hosts[ctl].ip("mgmt")
+        check = lab.host(node).run(
+            f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 10 -H 'X-Auth-Token: {token}' "
+            f"-H 'X-Subject-Token: {token}' http://{ip}:5001/v3/auth/tokens")
+        if check.stdout.strip() != "200":
+            v.fail(f"token from {node} does not validate on {ctl} (HTTP {check.stdout.strip() or 'none'})")

@@ -1,0 +1,111 @@
+"""The node backend interface: six methods between the lab and whatever runs nodes.
+
+A backend turns :class:`NodeSpec` s into running machines (systemd as PID 1) that boot
+from an :class:`~lab.image.Image`, runs commands in them, and tears a whole lab down
+from what it finds on the host, so ``down`` works after the harness was SIGKILLed.
+
+Example::
+
+    backend = LxcBackend()
+    backend.preflight()
+    backend.up("demo", [NodeSpec("ctl1", "ctl1", Path("/run/netns/sl-demo.ctl1"))], image)
+    print(backend.run("demo", "ctl1", ["hostname"]).stdout)      # ctl1
+    backend.power("demo", "ctl1", "freeze")
+    backend.status("demo")                                        # {'ctl1': 'frozen'}
+    backend.down("demo")
+
+Network wiring is not the backend's job: the fabric creates each node's network
+namespace first and the backend only puts the node into it.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from lab.image import Image
+
+PowerAction = Literal["off", "on", "freeze", "thaw"]
+NodeState = Literal["running", "stopped", "frozen", "absent"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeSpec:
+    """One node to boot.
+
+    ``netns_path`` is the network namespace the fabric made for it (e.g.
+    ``/run/netns/sl-LAB.ctl1``); ``None`` gives the node a fresh namespace with only
+    ``lo`` (handy in tests). ``memory_mib`` caps the node's memory cgroup.
+    """
+
+    name: str
+    hostname: str
+    netns_path: Path | str | None = None
+    memory_mib: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Completed:
+    """The result of :meth:`Backend.run`: exit code and raw output of one command."""
+
+    node: str
+    argv: list[str]
+    returncode: int
+    stdout_bytes: bytes
+    stderr_bytes: bytes
+    seconds: float
+
+    @property
+    def stdout(self) -> str:
+        """stdout decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        """stderr decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.stderr_bytes.decode("utf-8", "replace")
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0."""
+        return self.returncode == 0
+
+
+class Backend(abc.ABC):
+    """Runs the nodes of labs. Lab and node names are short slugs ([a-z0-9-])."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def preflight(self) -> None:
+        """Raise PreflightError (naming the Debian package to install) if unusable."""
+
+    @abc.abstractmethod
+    def up(self, lab: str, nodes: list[NodeSpec], image: Image, *,
+           timeout: float = 60.0) -> None:
+        """Create and start ``nodes`` in parallel; return when each one's systemd is
+        running or degraded. Nodes already running are left alone. Raises
+        NodeBootError naming the late node(s) with the tail of their console log."""
+
+    @abc.abstractmethod
+    def down(self, lab: str) -> None:
+        """Remove every trace of ``lab`` (nodes, mounts, cgroups, files), found on the
+        host rather than in memory. Idempotent; safe after a SIGKILL mid-``up``."""
+
+    @abc.abstractmethod
+    def run(self, lab: str, node: str, argv: list[str], *, input: bytes | str | None = None,
+            timeout: float | None = 60.0, env: dict[str, str] | None = None) -> Completed:
+        """Run ``argv`` inside the node (clean env, PATH and LANG set). A non-zero exit
+        is returned, not raised; a timeout raises LabError naming node and command."""
+
+    @abc.abstractmethod
+    def status(self, lab: str) -> dict[str, NodeState]:
+        """``{node: running|stopped|frozen|absent}`` for every node the lab has on disk."""
+
+    @abc.abstractmethod
+    def power(self, lab: str, node: str, action: PowerAction, *,
+              timeout: float = 60.0) -> None:
+        """off = hard stop (like pulling the plug), on = boot again and wait for
+        systemd, freeze/thaw = suspend/resume every process of the node."""

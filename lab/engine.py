@@ -1,0 +1,195 @@
+"""Lab lifecycle: topology -> fabric + nodes (up), and everything gone again (down).
+
+``up`` records the lab in its state file before it creates anything, so a harness
+killed half-way leaves a lab that ``down`` can find; ``down`` also discovers what a
+lab made from the kernel and the disk (namespaces and lxc dirs carry the lab name),
+so it works with a stale, unreadable or missing state file.
+
+Example::
+
+    st = up("demo", topology, packages=image_packages(), source="scenarios/labs/ha.yaml")
+    run("demo", "ctl1", ["hostname"]).stdout     # 'ctl1\\n'
+    down("demo")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lab import fabric, image
+from lab import state as labstate
+from lab.backends.base import Backend, Completed, NodeSpec
+from lab.errors import LabError
+from lab.model import Topology, address_plan
+
+Progress = Callable[[str], None]
+BACKENDS = {"lxc": "lab.backends.lxc:LxcBackend"}  # name -> "module:Class", imported on use
+
+
+def get_backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise LabError(f"unknown backend '{name}'; allowed: {', '.join(sorted(BACKENDS))}")
+    module, cls = BACKENDS[name].split(":")
+    backend: Backend = getattr(importlib.import_module(module), cls)()
+    return backend
+
+
+def topology_hash(topo: Topology) -> str:
+    """Content hash of a topology: a kept lab is reusable when the hash matches."""
+    canon = json.dumps(topo.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+def fabric_plan(lab: str, topo: Topology) -> fabric.FabricPlan:
+    plan = address_plan(topo)
+    mtu = {(ln.node, ln.network): ln.mtu for ln in topo.links if ln.mtu}
+    nodes = topo.expand()
+    return fabric.FabricPlan(
+        lab=lab,
+        networks=[fabric.NetworkPlan(name, net.mtu, net.vlan) for name, net in topo.networks.items()],
+        nodes=[n.name for n in nodes],
+        attachments=[
+            fabric.Attachment(n.name, net, n.ifname(net), str(plan[n.name][net]),
+                              mtu.get((n.name, net)) or topo.networks[net].mtu)
+            for n in nodes for net in n.networks
+        ],
+    )
+
+
+def known_labs() -> set[str]:
+    """Every lab with a trace on this host: a state file, a namespace, or node dirs."""
+    from lab.backends.lxc import LAB_ROOT
+
+    on_disk = {p.name for p in LAB_ROOT.iterdir() if p.is_dir()} if LAB_ROOT.is_dir() else set()
+    return labstate.labs_with_state() | fabric.list_labs() | on_disk
+
+
+def up(lab: str, topo: Topology, *, packages: list[str], backend: str = "lxc", source: str = "",
+       progress: Progress = print, boot_timeout: float = 120.0) -> labstate.LabState:
+    """Build the image if needed, wire the fabric, boot every node. All or nothing."""
+    be = get_backend(backend)
+    be.preflight()
+    image.preflight()
+    img = image.ensure_image(packages, progress=progress)
+    with labstate.locked(lab):
+        _refuse_existing(lab)
+        st = _new_state(lab, topo, backend, source, img.hash)
+        labstate.save(st)  # first, so a SIGKILL from here on leaves a findable lab
+        try:
+            _bring_up(st, topo, be, img, progress, boot_timeout)
+        except BaseException:
+            progress(f"lab {lab}: up failed, removing what was created")
+            _teardown(lab, be)
+            raise
+        st.phase = "up"
+        labstate.save(st)
+    return st
+
+
+def _refuse_existing(lab: str) -> None:
+    old = labstate.load(lab)
+    if old is not None:
+        raise LabError(f"lab '{lab}' already exists (phase {old.phase}, from {old.source or 'unknown'}); "
+                       f"run `stacklab down {lab}` first or choose another --name")
+    if lab in known_labs():
+        raise LabError(f"lab '{lab}' has leftovers from a run that was killed; `stacklab down {lab}` removes them")
+
+
+def _new_state(lab: str, topo: Topology, backend: str, source: str, image_hash: str) -> labstate.LabState:
+    plan = address_plan(topo)
+    nodes = {n.name: {"group": n.group, "roles": list(n.roles),
+                      "addresses": {net: str(a) for net, a in plan[n.name].items()}} for n in topo.expand()}
+    return labstate.LabState(lab=lab, backend=backend, source=source, topology=topo.model_dump(mode="json"),
+                             topology_hash=topology_hash(topo), image=image_hash, nodes=nodes)
+
+
+def _bring_up(st: labstate.LabState, topo: Topology, be: Backend, img: image.Image, progress: Progress,
+              boot_timeout: float) -> None:
+    t0 = time.monotonic()
+    fabric.build(fabric_plan(st.lab, topo))
+    t1 = time.monotonic()
+    progress(f"lab {st.lab}: fabric with {len(topo.networks)} networks wired in {t1 - t0:.2f} s")
+    specs = [NodeSpec(n.name, n.name, fabric.node_netns(st.lab, n.name), n.memory_mib) for n in topo.expand()]
+    be.up(st.lab, specs, img, timeout=boot_timeout)
+    progress(f"lab {st.lab}: {len(specs)} nodes booted in {time.monotonic() - t1:.2f} s")
+    hosts = hosts_file(st)
+    for spec in specs:
+        be.run(st.lab, spec.name, ["/bin/sh", "-c", "cat > /etc/hosts"], input=hosts, timeout=30)
+
+
+def hosts_file(st: labstate.LabState) -> str:
+    """/etc/hosts for every node: each node's first network address and its name."""
+    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
+    for name, node in st.nodes.items():
+        addrs = list(node["addresses"].values())
+        if addrs:
+            lines.append(f"{addrs[0].split('/')[0]} {name}")
+    return "\n".join(lines) + "\n"
+
+
+def down(lab: str, progress: Progress = print) -> bool:
+    """Remove every trace of ``lab``; True if there was anything to remove."""
+    with labstate.locked(lab):
+        try:
+            st = labstate.load(lab)
+        except LabError:
+            st = None  # unreadable state: discovery below still finds everything
+        existed = st is not None or lab in known_labs()
+        _teardown(lab, get_backend(st.backend if st else "lxc"))
+    labstate.forget_lock(lab)
+    if existed:
+        progress(f"lab {lab}: down")
+    return existed
+
+
+def _teardown(lab: str, be: Backend) -> None:
+    """Nodes first (they sit in the namespaces), then the fabric, then the state."""
+    errors = []
+    for step in (lambda: be.down(lab), lambda: fabric.destroy(lab), lambda: labstate.remove(lab)):
+        try:
+            step()
+        except LabError as e:  # keep going: leave as little as possible behind
+            errors.append(str(e))
+    if errors:
+        raise LabError(f"lab {lab}: teardown incomplete:\n  " + "\n  ".join(errors))
+
+
+def require(lab: str | None) -> labstate.LabState:
+    """The state of ``lab``, or of the only lab that is up when ``lab`` is None."""
+    if lab is None:
+        up_labs = sorted(labstate.labs_with_state())
+        if len(up_labs) != 1:
+            raise LabError("no lab is up" if not up_labs else
+                           f"{len(up_labs)} labs are up ({', '.join(up_labs)}); name one with --lab")
+        lab = up_labs[0]
+    st = labstate.load(lab)
+    if st is None:
+        hint = f"; leftovers exist: `stacklab down {lab}`" if lab in known_labs() else ""
+        raise LabError(f"no lab named '{lab}' is up{hint}")
+    if st.phase != "up":
+        raise LabError(f"lab '{lab}' is in phase '{st.phase}' (a killed run?); `stacklab down {lab}` removes it")
+    return st
+
+
+def run(lab: str, node: str, argv: list[str], **kw: Any) -> Completed:
+    st = require(lab)
+    if node not in st.nodes:
+        raise LabError(f"lab '{lab}' has no node '{node}'; nodes: {', '.join(st.nodes)}")
+    return get_backend(st.backend).run(lab, node, argv, **kw)
+
+
+def status(lab: str) -> dict[str, Any]:
+    """What ``stacklab status --json`` prints: the lab and each node's state and addresses."""
+    st = require(lab)
+    states = get_backend(st.backend).status(lab)
+    live = fabric.addresses(lab)
+    nodes = [{"name": name, "state": states.get(name, "absent"), "roles": node["roles"],
+              "addresses": node["addresses"], "live_addresses": live.get(name, {})}
+             for name, node in st.nodes.items()]
+    return {"lab": lab, "backend": st.backend, "source": st.source, "phase": st.phase, "image": st.image,
+            "topology_hash": st.topology_hash, "faults": st.faults, "nodes": nodes}

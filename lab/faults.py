@@ -1,0 +1,182 @@
+"""Carry out lab faults on a running lab, and heal them.
+
+Each verb of ``lab.faultspec`` has one function here, registered with ``@verb``
+(os-faults style). Active faults are recorded in the lab's state file, so ``heal``
+works from another process (``stacklab fault heal``) and after a crash.
+
+Node selectors must be concrete here: a node name or ``role:NAME``. The @-selectors
+(``@vip_holder``, ...) need deployer knowledge and are resolved by the runner.
+
+Example::
+
+    apply("ha", PowerOff(action="power_off", node="ctl1"))
+    heal("ha")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lab import engine, linkfaults
+from lab import state as labstate
+from lab.backends.base import Backend
+from lab.errors import LabError
+from lab.faultspec import FaultSpec, Freeze, LinkLoss, LinkRate, Partition, SetMtu
+
+Verb = Callable[[labstate.LabState, Backend, Any, str], None]
+VERBS: dict[str, Verb] = {}
+
+
+def verb(name: str) -> Callable[[Verb], Verb]:
+    def register(fn: Verb) -> Verb:
+        VERBS[name] = fn
+        return fn
+
+    return register
+
+
+def resolve(st: labstate.LabState, selector: str) -> list[str]:
+    """Concrete node names for a selector: a node name or ``role:NAME``."""
+    if selector in st.nodes:
+        return [selector]
+    if selector.startswith("role:"):
+        nodes = [n for n, info in st.nodes.items() if selector[5:] in info["roles"]]
+        if nodes:
+            return nodes
+        raise LabError(f"no node of lab '{st.lab}' has role '{selector[5:]}'")
+    if selector.startswith("@"):
+        raise LabError(f"selector {selector} needs a deployed cloud; the scenario runner resolves it")
+    raise LabError(f"lab '{st.lab}' has no node '{selector}'; nodes: {', '.join(st.nodes)}")
+
+
+def apply(lab: str, spec: FaultSpec) -> None:
+    """Apply one fault (to every node its selector names) and record it for heal."""
+    action = getattr(spec, "action", None)
+    if action not in VERBS:
+        raise LabError(f"unknown fault action {action!r}; allowed: {', '.join(sorted(VERBS))}")
+    with labstate.locked(lab):
+        st = engine.require(lab)
+        be = engine.get_backend(st.backend)
+        targets = [""] if isinstance(spec, Partition) else resolve(st, spec.node)  # type: ignore[attr-defined]
+        for node in targets:
+            VERBS[action](st, be, spec, node)
+        labstate.save(st)
+
+
+def _record(st: labstate.LabState, kind: str, node: str, **extra: Any) -> None:
+    entry = {"kind": kind, "node": node, **extra}
+    if entry not in st.faults:
+        st.faults.append(entry)
+
+
+def _forget(st: labstate.LabState, kind: str, node: str) -> None:
+    st.faults = [f for f in st.faults if not (f["kind"] == kind and f["node"] == node)]
+
+
+def _networks(st: labstate.LabState, node: str) -> list[str]:
+    return list(st.nodes[node]["addresses"])
+
+
+@verb("power_off")
+def power_off(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    """Links down first (the plug is pulled: nothing more leaves the node), then kill."""
+    for net in _networks(st, node):
+        linkfaults.link_down(st.lab, node, net)
+    be.power(st.lab, node, "off")
+    _record(st, "power_off", node)
+
+
+@verb("power_on")
+def power_on(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    """Interfaces as a fresh boot has them (the netns outlived the container and still
+    holds any VIP keepalived had added), links plugged back in, then boot."""
+    linkfaults.restore_node(st.lab, node)
+    for fault in st.faults:  # a separate link_down on this node stays in force
+        if fault["kind"] == "link_down" and fault["node"] == node:
+            linkfaults.link_down(st.lab, node, fault["network"])
+    be.power(st.lab, node, "on")
+    _forget(st, "power_off", node)
+
+
+@verb("reboot")
+def reboot(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    """A hard reset: power off and on again."""
+    power_off(st, be, spec, node)
+    power_on(st, be, spec, node)
+
+
+@verb("freeze")
+def freeze(st: labstate.LabState, be: Backend, spec: Freeze, node: str) -> None:
+    """Hung, not dead: every process stops, the netns keeps answering ARP and ICMP."""
+    be.power(st.lab, node, "freeze")
+    _record(st, "freeze", node)
+    if spec.duration:
+        deadline = time.monotonic() + spec.duration
+        while time.monotonic() < deadline:  # the fault's own length, not a wait for a condition
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        thaw(st, be, spec, node)
+
+
+@verb("thaw")
+def thaw(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    be.power(st.lab, node, "thaw")
+    _forget(st, "freeze", node)
+
+
+@verb("link_down")
+def link_down(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    linkfaults.link_down(st.lab, node, spec.network)
+    _record(st, "link_down", node, network=spec.network)
+
+
+@verb("link_up")
+def link_up(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    linkfaults.link_up(st.lab, node, spec.network)
+    st.faults = [f for f in st.faults if f != {"kind": "link_down", "node": node, "network": spec.network}]
+
+
+@verb("link_loss")
+def link_loss(st: labstate.LabState, be: Backend, spec: LinkLoss, node: str) -> None:
+    linkfaults.link_loss(st.lab, node, spec.network, spec.percent)
+    _record(st, "link_loss", node, network=spec.network, percent=spec.percent)
+
+
+@verb("link_rate")
+def link_rate(st: labstate.LabState, be: Backend, spec: LinkRate, node: str) -> None:
+    linkfaults.link_rate(st.lab, node, spec.network, spec.mbit)
+    _record(st, "link_rate", node, network=spec.network, mbit=spec.mbit)
+
+
+@verb("set_mtu")
+def set_mtu(st: labstate.LabState, be: Backend, spec: SetMtu, node: str) -> None:
+    linkfaults.set_mtu(st.lab, node, spec.network, spec.mtu)
+    _record(st, "set_mtu", node, network=spec.network, mtu=spec.mtu)
+
+
+@verb("partition")
+def partition(st: labstate.LabState, be: Backend, spec: Partition, node: str) -> None:
+    groups = [sorted({n for sel in group for n in resolve(st, sel)}) for group in spec.groups]
+    linkfaults.partition(st.lab, groups)
+    _record(st, "partition", "", groups=groups)
+
+
+def heal(lab: str) -> list[dict[str, Any]]:
+    """Undo every fault: thaw, link faults off, powered-off nodes back on. Returns what was undone."""
+    with labstate.locked(lab):
+        st = engine.require(lab)
+        be = engine.get_backend(st.backend)
+        undone = list(st.faults)
+        off = sorted({f["node"] for f in st.faults if f["kind"] == "power_off"})
+        for node in sorted({f["node"] for f in st.faults if f["kind"] == "freeze"}):
+            with contextlib.suppress(LabError):  # a frozen node that was also powered off
+                be.power(lab, node, "thaw")
+        linkfaults.heal(lab, keep_down=off)
+        st.faults = [f for f in st.faults if f["kind"] == "power_off"]
+        for node in off:
+            power_on(st, be, None, node)
+        st.faults = []
+        labstate.save(st)
+    return undone
