@@ -83,6 +83,15 @@ def destroy_lab(session: nox.Session) -> None:
 
 
 @nox.session
+def scenario(session: nox.Session) -> None:
+    """Reproduce a failure mode: `nox -s scenario -- NAME [--keep] [--reuse]`."""
+    if not session.posargs:
+        session.error("name a scenario: nox -s scenario -- controller-failover [--keep] [--reuse]")
+    install(session)
+    session.run("stacklab", "run", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Lab engine figures: image, up/down times, RAM per node, leak-free cycles (root)."""
     install(session)

@@ -39,6 +39,8 @@ def context(lab: str, cloud: Cloud, say: Callable[[str], None] = print) -> Conte
     st = engine.require(lab)
     inv = from_state(st, Topology.model_validate(st.topology), cloud)
     secret_dir = labstate.lab_run_dir(lab) / "secrets"
+    secret_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret_dir.chmod(0o700)  # mkdir's mode is masked by the umask
     return Context(inv, cloud, LabTransport(lab), Secrets(secret_dir), CA(secret_dir / "pki", lab), say)
 
 

@@ -46,6 +46,7 @@ class Keystone(StrictModel):
 
 
 class Ceph(StrictModel):
+    mons: Literal[1, 3] = Field(3, description="mon+mgr count: the first N ceph-mon nodes (all if fewer)")
     pool_size: int = Field(3, ge=1, le=10)
     min_size: int = Field(2, ge=1, le=10)
     pg_num: int = Field(32, ge=1, le=1024)

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+_ISSUE_LOCK = threading.Lock()  # components issue certificates from per-node threads
 VALIDITY = datetime.timedelta(days=30)  # a lab lives hours; a month is plenty and expiry stays visible
 
 
@@ -40,16 +42,18 @@ class Secrets:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.file = directory / "secrets.json"
+        self._lock = threading.Lock()  # deploy steps run per node in threads
 
     def _load(self) -> dict[str, str]:
         return json.loads(self.file.read_text()) if self.file.exists() else {}
 
     def _get(self, name: str, make: str) -> str:
-        data = self._load()
-        if name not in data:
-            data[name] = make
-            _write_private(self.file, json.dumps(data, indent=2).encode())
-        return data[name]
+        with self._lock:
+            data = self._load()
+            if name not in data:
+                data[name] = make
+                _write_private(self.file, json.dumps(data, indent=2).encode())
+            return data[name]
 
     def password(self, name: str) -> str:
         """A 32-character random password (letters and digits: safe in every config syntax)."""
@@ -100,19 +104,23 @@ class CA:
     def issue(self, name: str, dns: list[str], ips: list[str]) -> tuple[str, str]:
         """(key PEM, certificate PEM) for a server; made once per name and kept."""
         key_path, crt_path = self.dir / f"{name}.key", self.dir / f"{name}.crt"
-        if not crt_path.exists():
-            key = ec.generate_private_key(ec.SECP256R1())
-            now = datetime.datetime.now(datetime.UTC)
-            sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-            sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-            cert = (x509.CertificateBuilder()
-                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0] if dns else name)]))
-                    .issuer_name(self.cert.subject).public_key(key.public_key())
-                    .serial_number(x509.random_serial_number())
-                    .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + VALIDITY)
-                    .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                    .sign(self.key, hashes.SHA256()))  # type: ignore[arg-type]
-            _write_private(key_path, _pem_key(key))
-            _write_private(crt_path, cert.public_bytes(serialization.Encoding.PEM))
+        with _ISSUE_LOCK:
+            if not crt_path.exists():
+                self._issue(name, dns, ips, key_path, crt_path)
         return key_path.read_text(), crt_path.read_text()
+
+    def _issue(self, name: str, dns: list[str], ips: list[str], key_path: Path, crt_path: Path) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+        sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0] if dns else name)]))
+                .issuer_name(self.cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + VALIDITY)
+                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .sign(self.key, hashes.SHA256()))  # type: ignore[arg-type]
+        _write_private(key_path, _pem_key(key))
+        _write_private(crt_path, cert.public_bytes(serialization.Encoding.PEM))

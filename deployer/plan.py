@@ -30,19 +30,22 @@ COMPONENTS: dict[str, str] = {
     "keepalived": "deployer.roles.keepalived:Keepalived",
     "keystone": "deployer.roles.keystone:Keystone",
     "clouds": "deployer.roles.keystone:CloudsYaml",
+    "ceph-mon": "deployer.roles.ceph:CephMon",
+    "ceph-osd": "deployer.roles.ceph_osd:CephOsd",
+    "ceph-client": "deployer.roles.ceph:CephClient",
 }
 
 STAGES: tuple[Stage, ...] = (
     Stage("base", ("chrony",)),
-    Stage("ceph-mon", ()),
-    Stage("ceph-osd", ()),
+    Stage("ceph-mon", ("ceph-mon",)),
+    Stage("ceph-osd", ("ceph-osd",)),
     Stage("controller", ("memcached", "galera", "garbd", "rabbitmq", "haproxy", "keepalived", "keystone")),
     Stage("compute", ()),
-    Stage("finish", ("clouds",)),
+    Stage("finish", ("clouds", "ceph-client")),
 )
 
 # Roles whose components are not written yet: the deploy says so instead of pretending.
-PENDING_ROLES = {"ceph-mon": "Ceph storage", "ceph-osd": "Ceph storage", "compute": "compute nodes",
+PENDING_ROLES = {"compute": "compute nodes",
                  "network": "network nodes"}
 
 

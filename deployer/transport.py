@@ -67,7 +67,9 @@ class LabTransport:
         user, _, group = owner.partition(":")
         tmp = f"{path}.stacklab-new"
         # Written beside the target and renamed: a reader never sees half a file.
-        script = (f"umask 077; mkdir -p $(dirname {shlex.quote(path)}); cat > {shlex.quote(tmp)}; "
+        # Parent dirs get the usual 0755 (a service reading its config as its own user must
+        # traverse them); the file itself is created under umask 077 until chmod sets its mode.
+        script = (f"mkdir -p $(dirname {shlex.quote(path)}); umask 077; cat > {shlex.quote(tmp)}; "
                   f"chown {shlex.quote(user)}:{shlex.quote(group or user)} {shlex.quote(tmp)}; "
                   f"chmod {mode:o} {shlex.quote(tmp)}; mv {shlex.quote(tmp)} {shlex.quote(path)}")
         self.run(node, ["/bin/sh", "-ec", script], input=content, step=f"write {path}")

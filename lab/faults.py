@@ -180,3 +180,29 @@ def heal(lab: str) -> list[dict[str, Any]]:
         st.faults = []
         labstate.save(st)
     return undone
+
+
+def undo(lab: str, spec: FaultSpec, node: str) -> None:
+    """Undo one fault on one node (``heal: [id]``), leaving every other fault in force."""
+    action = getattr(spec, "action", "")
+    with labstate.locked(lab):
+        st = engine.require(lab)
+        be = engine.get_backend(st.backend)
+        net = getattr(spec, "network", "")
+        if action == "power_off":
+            power_on(st, be, spec, node)
+        elif action == "freeze":
+            thaw(st, be, spec, node)
+        elif action == "link_down":
+            link_up(st, be, spec, node)
+        elif action == "link_loss":
+            linkfaults.link_loss(lab, node, net, 0)
+        elif action == "link_rate":
+            linkfaults.link_rate(lab, node, net, None)
+        elif action == "set_mtu":
+            linkfaults.set_mtu(lab, node, net, linkfaults.find_port(lab, node, net).mtu)
+        elif action == "partition":
+            linkfaults.partition(lab, [])
+        st.faults = [f for f in st.faults if not (f["kind"] == action and f["node"] == node
+                                                  and f.get("network", net) == net)]
+        labstate.save(st)

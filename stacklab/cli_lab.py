@@ -110,6 +110,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def scenario_path(ref: str) -> Path:
+    path = Path(ref)
+    if path.suffix or path.exists():
+        return path
+    path = REPO_LABS.parent / f"{ref}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in REPO_LABS.parent.glob("*.yaml")))
+        raise LabError(f"no scenario named '{ref}'; scenarios: {known}")
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one scenario through pytest (one test item per step); results in the run dir."""
+    import pytest
+
+    need_root("run")
+    path = scenario_path(args.scenario)
+    result = validate_file(path)
+    for line in result.messages:
+        print(line, file=sys.stderr)
+    if not result.ok or result.model is None:
+        return 2
+    out = Path(args.runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{result.model.name}"
+    argv = [str(path), "-p", "no:cacheprovider", "-q", "-s", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "--run-dir", str(out),
+            f"--junitxml={out / 'junit.xml'}", "--runs-dir", args.runs_dir, "--lab-backend", args.backend]
+    argv += ["--keep"] if args.keep else []
+    argv += ["--reuse"] if args.reuse else []
+    argv += ["-x"] if args.exitfirst else []
+    code = pytest.main(argv)
+    return 0 if code == 0 else 1
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     need_root("down")
     if args.all == bool(args.name):
@@ -227,6 +260,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print verdicts as JSON on stdout")
     p.add_argument("names", nargs="*", metavar="CHECK", help="check names (default: healthy = all)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("run", help="run a scenario: lab, deploy, steps, verdict (results under runs/)")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario name (scenarios/NAME.yaml) or file")
+    p.add_argument("--backend", default="lxc", choices=sorted(engine.BACKENDS))
+    p.add_argument("--keep", action="store_true", help="leave the lab up afterwards (for stacklab shell)")
+    p.add_argument("--reuse", action="store_true", help="use a lab already up with the same topology")
+    p.add_argument("--runs-dir", default="runs", help="results folder (default: runs/)")
+    p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failed step")
+    p.set_defaults(func=cmd_run)
     p = sub.add_parser("down", help="remove a lab completely (works after a crash too)")
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every stacklab lab on this host")

@@ -76,13 +76,15 @@ IMPLEMENTATIONS: dict[str, str] = {
     "rabbitmq_cluster": "checks.infra.controller:rabbitmq_cluster",
     "api_available": "checks.infra.controller:api_available",
     "keystone_token": "checks.infra.controller:keystone_token",
+    "ceph_health_ok": "checks.infra.ceph:ceph_health_ok",
+    "ceph_objects_intact": "checks.infra.ceph:ceph_objects_intact",
 }
 
 # which deployed component a check needs; a check whose component is not deployed is skipped
 NEEDS: dict[str, str] = {
     "chrony_synced": "chrony", "vip_single_holder": "keepalived", "haproxy_backends_up": "haproxy",
     "galera_synced": "galera", "rabbitmq_cluster": "rabbitmq", "api_available": "keystone",
-    "keystone_token": "clouds",
+    "keystone_token": "clouds", "ceph_health_ok": "ceph-mon", "ceph_objects_intact": "ceph-osd",
 }
 
 

@@ -97,6 +97,7 @@ class LxcBackend(Backend):
             if spec.netns_path is not None and not Path(spec.netns_path).exists():
                 raise LabError(f"network namespace {spec.netns_path} of node {spec.name} "
                                "does not exist: the fabric creates it before up")
+        host.raise_inotify_limits(say=lambda line: print(f"lxc: {line}", flush=True))
         states = self.status(lab)
         todo = [s for s in nodes if states.get(s.name, "absent") in ("absent", "stopped")]
         for spec in todo:
@@ -169,7 +170,10 @@ class LxcBackend(Backend):
             self._power_off(lab, node)
         elif action == "on":
             if self._state(lab, node) == "stopped":
-                self._start_and_wait(lab, [node], timeout)
+                # A power-on is done when the machine has booted (basic.target); its
+                # services may still be starting: a Galera node waiting for quorum keeps
+                # systemd "starting" for minutes, and that is the cluster's business.
+                self._start_and_wait(lab, [node], timeout, services=False)
         elif action in ("freeze", "thaw"):
             tool = "freeze" if action == "freeze" else "unfreeze"
             _check(self._lxc(tool, lab, node), f"{action} node {node} of lab {lab}")
@@ -209,18 +213,18 @@ class LxcBackend(Backend):
         cdir.mkdir(parents=True, exist_ok=True)
         (cdir / "config").write_text(render_config(spec, image, ndir))
 
-    def _start_and_wait(self, lab: str, nodes: list[str], timeout: float) -> None:
+    def _start_and_wait(self, lab: str, nodes: list[str], timeout: float, services: bool = True) -> None:
         """Start ``nodes`` in parallel (a thread each); NodeBootError names the late ones."""
         if not nodes:
             return
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-            errors = [e for e in pool.map(lambda n: self._boot(lab, n, timeout), nodes) if e]
+            errors = [e for e in pool.map(lambda n: self._boot(lab, n, timeout, services), nodes) if e]
         reap.reap_orphans()
         if errors:
             raise NodeBootError(f"lab {lab}: {len(errors)} of {len(nodes)} node(s) did not "
                                 "boot:\n" + "\n".join(errors))
 
-    def _boot(self, lab: str, node: str, timeout: float) -> str | None:
+    def _boot(self, lab: str, node: str, timeout: float, services: bool = True) -> str | None:
         """Start one node and poll ``systemctl is-system-running``; None or a report."""
         ndir = node_dir(lab, node)
         for log in ("console.log", "lxc.log"):
@@ -235,6 +239,8 @@ class LxcBackend(Backend):
             answer = self._system_state(lab, node)
             if answer in _BOOTED:
                 return None
+            if not services and answer == "starting" and self._basic_reached(lab, node):
+                return None
             if answer in ("maintenance", "stopping"):
                 break  # systemd gave up (emergency mode) or is going down: no use waiting
             if not answer and self._state(lab, node) == "stopped":
@@ -243,6 +249,10 @@ class LxcBackend(Backend):
         return (f"- {node}: systemctl is-system-running = {answer or 'no answer'!r} "
                 f"(awaited running|degraded within {timeout:g} s)\n"
                 f"  console tail:\n{host.tail(ndir / 'console.log')}")
+
+    def _basic_reached(self, lab: str, node: str) -> bool:
+        done = self.run(lab, node, ["systemctl", "is-active", "--quiet", "basic.target"], timeout=10)
+        return done.ok
 
     def _system_state(self, lab: str, node: str) -> str:
         """systemd's overall state inside the node ('' if not reachable yet)."""

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.backends import lxc_reap as reap
@@ -143,3 +144,20 @@ def tail(path: Path, lines: int = 25) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"({path}: {exc.strerror})"
+
+
+# Every systemd in a container takes inotify instances from root's per-user budget;
+# Debian's default of 128 runs out at about 15 nodes ("Failed to allocate manager
+# object: Too many open files" on the node console). These are the values LXD advises.
+INOTIFY_MIN = {"fs/inotify/max_user_instances": 8192, "fs/inotify/max_user_watches": 1048576}
+
+
+def raise_inotify_limits(say: Callable[[str], None] | None = None) -> None:
+    """Raise the host's inotify limits to INOTIFY_MIN where they are lower (never lowers)."""
+    for key, minimum in INOTIFY_MIN.items():
+        path = Path("/proc/sys") / key
+        current = int(path.read_text())
+        if current < minimum:
+            path.write_text(str(minimum))
+            if say:
+                say(f"raised {key.replace('/', '.')} from {current} to {minimum} for systemd in containers")

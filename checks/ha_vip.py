@@ -1,0 +1,169 @@
+"""VIP failover timer: how long the API VIP stays unreachable from a lab node, and who
+holds it afterwards.
+
+The probe (``checks/probes/vip.py``) runs in a non-controller node and, every 20 ms,
+starts a TCP connect to VIP:5000 (haproxy's TLS frontend; connect only) and sends an
+ICMP echo, each with a 0.5 s timeout (below TCP's 1 s SYN retransmission).
+``vip_failover_s`` is the TCP outage: the frontend is what clients need; the ICMP
+outage is a figure beside it. Port 3306 works too, but
+every bare connect there reaches MariaDB through haproxy and counts as an aborted
+connect against ``max_connect_errors`` for the haproxy node: keep probing 5000.
+
+A frozen holder (lab fault ``freeze``) is hung, not dead: its kernel still answers ARP,
+ICMP and even TCP handshakes (the listen backlog), so a connect-only timer sees no
+outage at all. ``tls=True`` adds a TLS handshake to each TCP sample (haproxy itself
+must answer); the API probe is the judge of the service either way.
+
+Example::
+
+    with VipProbe("h6a") as vip:           # started; stopped on leaving the block
+        vip.wait_samples(50)
+        vip.mark_fault()
+        faults.apply("h6a", PowerOff(action="power_off", node=vip.holders_before[0]))
+        vip.wait_recovered(timeout=30)
+    vip.result.metrics()                   # {'vip_failover_s': 3.1}
+    vip.result.holders_after               # ['ctl2']
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks.ha_metrics import Sample, Window, outage, rounded, windows
+from checks.ha_run import NodeProbe, events, node_states, prober, samples, wait_until
+from checks.infra.base import open_lab
+from lab import engine
+
+
+def vip_holders(lab: str) -> list[str]:
+    """Running controllers that have the API VIP on an interface (``ip -4 -o addr``).
+
+    Stopped and frozen nodes are skipped: nothing can be run in them (a frozen node's
+    netns may well still hold the address)."""
+    inv = open_lab(lab).inv
+    states = node_states(lab)
+    held = []
+    for node in inv.names("controller"):
+        if states.get(node) != "running":
+            continue
+        done = engine.run(lab, node, ["ip", "-4", "-o", "addr", "show"], timeout=30)
+        if f" {inv.vip}/" in done.stdout:
+            held.append(node)
+    return held
+
+
+@dataclass
+class VipResult:
+    node: str
+    vip: str
+    port: int
+    interval: float
+    samples: list[Sample]
+    holders_before: list[str]
+    holders_after: list[str]
+    fault_t: float | None = None
+    problems: list[str] = field(default_factory=list)
+    tls: bool = False  # TCP samples include a TLS handshake
+
+    def of(self, kind: str) -> list[Sample]:
+        return [s for s in self.samples if s.kind == kind]
+
+    def outage(self, kind: str = "tcp") -> Window | None:
+        return outage(self.of(kind))
+
+    def failover_s(self, kind: str = "tcp") -> float | None:
+        """Outage seconds: 0.0 without misses, None when it had not recovered at stop."""
+        window = self.outage(kind)
+        return 0.0 if window is None else window.seconds
+
+    def metrics(self) -> dict[str, float | None]:
+        """Catalog metrics (checks.catalog.METRICS)."""
+        return {"vip_failover_s": rounded(self.failover_s("tcp"))}
+
+    def figures(self) -> dict[str, Any]:
+        """Everything else worth a report line."""
+        tcp = self.outage("tcp")
+        out: dict[str, Any] = {
+            "vip_probe": f"{self.node} -> {self.vip}:{self.port} {'tcp+tls' if self.tls else 'tcp connect'}",
+            "vip_icmp_outage_s": rounded(self.failover_s("icmp")),
+            "vip_outage_windows": len(windows(self.of("tcp"))),
+            "vip_tcp_misses": tcp.misses if tcp else 0,
+            "vip_samples": len(self.of("tcp")),
+            "vip_holders_before": self.holders_before, "vip_holders_after": self.holders_after,
+            "vip_new_holder": self.new_holder,
+        }
+        if tcp and self.fault_t is not None:
+            out["vip_first_miss_after_fault_s"] = rounded(tcp.start - self.fault_t)
+        return out
+
+    @property
+    def new_holder(self) -> str | None:
+        """The single holder after the probe, when it differs from the one before."""
+        if len(self.holders_after) == 1 and self.holders_after != self.holders_before:
+            return self.holders_after[0]
+        return None
+
+
+def to_samples(lines: list[dict[str, Any]], kind: str) -> list[Sample]:
+    return [Sample(kind, s["t"], s["ok"], s["lat"], s.get("err")) for s in samples(lines, kind)]
+
+
+class VipProbe:
+    """Start/stop the in-node VIP prober; ``result`` holds the outcome after ``stop``."""
+
+    def __init__(self, lab: str, node: str | None = None, *, port: int = 5000, interval: float = 0.02,
+                 timeout: float = 0.5, seconds: float = 300, icmp: bool = True, tls: bool = False) -> None:
+        self.lab = lab
+        self.vip = open_lab(lab).inv.vip
+        self.holders_before = vip_holders(lab)
+        self.node = node or prober(lab, avoid=tuple(self.holders_before))
+        config = {"vip": self.vip, "port": port, "interval": interval, "timeout": timeout, "icmp": icmp,
+                  "tls": tls, "max_samples": int(seconds / interval * 2) + 100}
+        self.port, self.interval, self.tls = port, interval, tls
+        self.probe = NodeProbe(lab, self.node, "vip", config, seconds)
+        self.fault_t: float | None = None
+        self.result: VipResult | None = None
+
+    def start(self) -> VipProbe:
+        self.probe.start()
+        return self
+
+    def mark_fault(self, t: float | None = None) -> None:
+        """Record the fault time (host CLOCK_MONOTONIC; default now)."""
+        self.fault_t = time.monotonic() if t is None else t
+
+    def wait_samples(self, count: int, timeout: float = 30) -> None:
+        """Until ``count`` TCP samples exist (e.g. a baseline before the fault)."""
+        wait_until(f"{count} VIP samples from {self.node}",
+                   lambda: len(samples(self.probe.read(), "tcp")) >= count, timeout, 0.2)
+
+    def wait_recovered(self, timeout: float, quiet: float = 1.0) -> float:
+        """Until the VIP missed at least once and has then answered for ``quiet`` s in a row."""
+        def back() -> bool:
+            tcp = to_samples(self.probe.read(), "tcp")
+            window = outage(tcp)
+            return bool(window and window.end is not None and tcp[-1].t - window.end >= quiet)
+
+        return wait_until(f"the VIP {self.vip}:{self.port} to fail and answer again (from {self.node})",
+                          back, timeout, 0.25)
+
+    def stop(self) -> VipResult:
+        """Stop the probe (idempotent) and return the result with the holders now."""
+        if self.result is not None:
+            return self.result
+        lines = self.probe.stop()
+        problems = [f"probe ended without an end line; journal:\n{self.probe.log}"] if self.probe.log else []
+        problems += [f"{e['ev']}: {e}" for e in events(lines, "error")]
+        self.result = VipResult(self.node, self.vip, self.port, self.interval,
+                                to_samples(lines, "tcp") + to_samples(lines, "icmp"), self.holders_before,
+                                vip_holders(self.lab), self.fault_t, problems, self.tls)
+        return self.result
+
+    def __enter__(self) -> VipProbe:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.result is None:
+            self.stop()

@@ -1,0 +1,74 @@
+"""In-node Keystone probe: POST /v3/auth/tokens through the VIP over TLS, one at a time.
+
+Every request opens a fresh TLS connection (as a new CLI invocation would), so a VIP
+move or a dead backend shows at once instead of on a stale keep-alive connection.
+A sample is ``{"k": "api", "t": start, "ok": status == 201, "lat": seconds,
+"status": int|None, "err": str|None}``. Timeouts: ``connect_timeout`` (0.8 s, below
+TCP's 1 s SYN retransmission) for TCP + TLS, then ``timeout`` for each socket
+operation of the request (send, each read).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from probe_common import Run, error_text  # shipped beside this script
+
+
+def token_body(cfg: dict[str, Any]) -> bytes:
+    """The password-auth request of clouds.yaml's admin, scoped to its project."""
+    user = {"name": cfg["username"], "domain": {"name": cfg["user_domain_name"]}, "password": cfg["password"]}
+    scope = {"project": {"name": cfg["project_name"], "domain": {"name": cfg["project_domain_name"]}}}
+    return json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": user}},
+                                "scope": scope}}).encode()
+
+
+def one_request(cfg: dict[str, Any], tls: ssl.SSLContext, body: bytes) -> dict[str, Any]:
+    url = urlsplit(cfg["auth_url"])
+    t = time.monotonic()
+    # Connect (TCP + TLS) under the short timeout: a dead frontend shows as an error
+    # within it, not as one request hanging for the whole read timeout.
+    conn = http.client.HTTPSConnection(url.hostname or "", url.port or 443, context=tls,
+                                       timeout=float(cfg["connect_timeout"]))
+    status: int | None = None
+    err: str | None = None
+    try:
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.settimeout(float(cfg["timeout"]))
+        conn.request("POST", url.path.rstrip("/") + "/auth/tokens", body,
+                     {"Content-Type": "application/json", "Accept": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        status = resp.status
+        if status != 201:
+            err = f"HTTP {status} {resp.reason}"
+    except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError and timeouts are OSErrors
+        err = error_text(exc)
+    finally:
+        conn.close()
+    return {"k": "api", "t": t, "ok": status == 201, "lat": round(time.monotonic() - t, 6),
+            "status": status, "err": err}
+
+
+def main() -> None:
+    run = Run()
+    cfg = run.cfg
+    tls = ssl.create_default_context(cafile=cfg["cacert"])
+    body = token_body(cfg)
+    try:
+        while run.go():
+            sample = one_request(cfg, tls, body)
+            run.emit(sample)
+            run.pause(float(cfg["interval"]) - sample["lat"])
+    finally:
+        run.end()
+
+
+if __name__ == "__main__":
+    main()

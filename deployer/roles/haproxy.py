@@ -1,0 +1,141 @@
+"""haproxy on every controller: Keystone over TLS and MariaDB on the API VIP.
+
+Every controller runs the same frontends bound to the VIP (``net.ipv4.ip_nonlocal_bind=1``
+lets a node bind an address keepalived has not given it yet), so whichever node
+keepalived makes the VIP holder already listens. Keystone: TLS ends here with a
+certificate for the VIP (name and address), backends are every controller's uwsgi on
+node-IP:5001 in plain HTTP. MariaDB: TCP, the local Galera node active and the others
+backup, so writes go to one node at a time.
+
+The defaults follow DESIGN.md's failover trap (redispatch, 2 retries, short connect and
+check timeouts), with two measured refinements for Keystone: ``option redispatch 1``
+(every retry goes to another server, not only the last) and ``observe layer4
+error-limit 1 on-error mark-down`` (the first failed connect of live traffic marks a dead
+controller down, before its health checks do): after a VIP move with VRRPv3 at 0.1 s,
+GETs from a client with a 1 s timeout failed for ≈ 3.2 s without them, ≈ 1.8–2.1 s with
+them. A config is checked with ``haproxy -c`` before it replaces the old one,
+and a running haproxy is reloaded (not restarted) so live connections survive.
+
+Backend states are read from the admin socket::
+
+    states = server_states(ctx, "ctl1")   # {("keystone", "ctl2"): "UP", ...}
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import partial
+
+from deployer.context import Context, render
+from deployer.errors import DeployError
+from deployer.inventory import Host
+from deployer.roles.base import Component
+from lab.errors import LabError
+
+CONFIG = "/etc/haproxy/haproxy.cfg"
+PEM = "/etc/haproxy/certs/api.pem"
+SOCKET = "/run/haproxy/admin.sock"
+SYSCTL = "/etc/sysctl.d/60-stacklab-nonlocal-bind.conf"
+
+
+def config_values(ctx: Context, host: Host) -> dict[str, object]:
+    """Template values of one controller's haproxy.cfg (only the MariaDB backup flags differ)."""
+    ctls = ctx.inv.with_role("controller")
+    h = ctx.cloud.haproxy
+    return {
+        "vip": ctx.inv.vip, "pem": PEM,
+        "keystone_servers": [(c.name, c.ip("mgmt")) for c in ctls],
+        "mariadb_servers": [(c.name, c.ip("mgmt"), c.name != host.name) for c in ctls],
+        "inter_ms": h.inter_ms, "fall": h.fall, "rise": h.rise,
+        "timeout_connect_ms": h.timeout_connect_ms, "timeout_check_ms": h.timeout_check_ms,
+    }
+
+
+def server_states(ctx: Context, node: str) -> dict[tuple[str, str], str]:
+    """{(backend, server): status} from haproxy's ``show stat`` on ``node`` ({} if no answer,
+    or the node is not running)."""
+    try:
+        done = ctx.t.run(node, ["/bin/sh", "-c", f"echo 'show stat' | socat -t 2 stdio unix-connect:{SOCKET}"],
+                         check=False, timeout=10)
+    except LabError:
+        return {}
+    if not done.ok or not done.stdout.startswith("# "):
+        return {}
+    rows = csv.DictReader(io.StringIO(done.stdout[2:]))
+    return {(r["pxname"], r["svname"]): r["status"] for r in rows if r["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def set_server_state(ctx: Context, backend: str, server: str, state: str) -> None:
+    """``set server backend/server state ready|drain|maint`` on every running controller's
+    haproxy (a rolling restart takes one backend out of every load balancer first)."""
+    command = f"echo 'set server {backend}/{server} state {state}' | socat -t 2 stdio unix-connect:{SOCKET}"
+    for host in ctx.inv.with_role("controller"):
+        try:
+            ctx.t.run(host.name, ["/bin/sh", "-c", command], check=False, timeout=10)
+        except LabError:  # a powered-off controller has no haproxy to tell
+            continue
+
+
+def install_checked(ctx: Context, node: str, path: str, content: str, check: str, *, mode: int = 0o644) -> bool:
+    """Install ``content`` at ``path`` only if ``check FILE`` accepts a copy of it; True if changed.
+
+    A rejected config never replaces a working one (a later restart or boot would fail)."""
+    if ctx.t.get(node, path) == content:
+        return False
+    script = (f"f=$(mktemp {path}.check.XXXXXX); cat > \"$f\"; "
+              f"{check} \"$f\"; rc=$?; rm -f \"$f\"; exit $rc")
+    done = ctx.t.run(node, ["/bin/sh", "-c", script], input=content, check=False)
+    if not done.ok:
+        raise DeployError(node, f"{ctx.component}: `{check}` rejected the new {path}",
+                          (done.stderr + done.stdout).strip() or f"exit {done.returncode}")
+    return ctx.put(node, path, content, mode=mode)
+
+
+def start_or_reload(ctx: Context, node: str, unit: str, changed: bool) -> None:
+    """Enable and start ``unit``; reload it (no restart: live sessions and the VIP stay) when
+    its configuration changed."""
+    active = ctx.t.run(node, ["systemctl", "is-active", "--quiet", unit], check=False).ok
+    if not (active and changed):
+        ctx.service(node, unit)
+        return
+    done = ctx.t.run(node, ["systemctl", "reload", unit], check=False, timeout=60)
+    if not done.ok:
+        raise DeployError(node, f"{ctx.component}: reload {unit}", done.stderr.strip(), ctx.journal(node, unit))
+    ctx.changed(f"{node}:reload {unit}")
+
+
+class HAProxy(Component):
+    name = "haproxy"
+
+    def deploy(self, ctx: Context) -> None:
+        key, cert = ctx.ca.issue("vip", dns=[ctx.inv.vip_name], ips=[ctx.inv.vip])
+
+        def one(host: Host) -> None:
+            self._nonlocal_bind(ctx, host.name)
+            changed = ctx.put(host.name, PEM, key + cert, mode=0o600)
+            content = render("haproxy.cfg.j2", **config_values(ctx, host))
+            changed |= install_checked(ctx, host.name, CONFIG, content, "haproxy -c -q -f")
+            start_or_reload(ctx, host.name, "haproxy", changed)
+
+        ctx.parallel(self.hosts(ctx), one)
+
+    def ready(self, ctx: Context) -> None:
+        """Every controller's haproxy answers on its admin socket and lists both proxies."""
+        for host in self.hosts(ctx):
+            ctx.wait(f"haproxy stats on {host.name}", partial(self._lists_proxies, ctx, host.name),
+                     timeout=30, node=host.name, unit="haproxy")
+
+    @staticmethod
+    def _lists_proxies(ctx: Context, node: str) -> bool:
+        return {b for b, _ in server_states(ctx, node)} >= {"keystone", "mariadb"}
+
+    @staticmethod
+    def _nonlocal_bind(ctx: Context, node: str) -> None:
+        """Persist the sysctl (applied at every boot by systemd-sysctl) and apply it now."""
+        ctx.put(node, SYSCTL, "# Managed by stacklab: haproxy binds the VIP on every controller.\n"
+                              "net.ipv4.ip_nonlocal_bind = 1\n")
+        now = ctx.t.run(node, ["sysctl", "-n", "net.ipv4.ip_nonlocal_bind"]).stdout.strip()
+        if now != "1":
+            ctx.t.run(node, ["sysctl", "-q", "-p", SYSCTL], step="haproxy: apply ip_nonlocal_bind")
+            ctx.changed(f"{node}:sysctl net.ipv4.ip_nonlocal_bind=1")

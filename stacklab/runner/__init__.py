@@ -1,0 +1,1 @@
+"""The scenario runner: a pytest plugin plus the run session, probes and report."""

@@ -1,0 +1,174 @@
+"""The probes a scenario needs, started before its faults and read by its ``expect`` steps.
+
+Which probes run follows from the metrics the scenario expects: ``vip_failover_s``
+starts the VIP prober, ``api_*`` the Keystone token stream, ``galera_*`` the
+acknowledged-writes writer, ``rabbit_*`` the confirmed publisher. All of them run
+inside a lab node (checks.ha_*); ``haproxy_detect_s`` watches haproxy's stats from
+the fault on. A probe is stopped and judged at the first ``expect`` that needs it,
+after waiting (bounded) for the outage to end, and its figures are kept for the report.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+from checks.haproxy_watch import HaproxyWatch
+from lab.faultspec import FaultSpec
+from stacklab.scenario import ExpectStep, LoadSpec, Scenario, ServiceFault
+
+if TYPE_CHECKING:
+    from stacklab.runner.session import ScenarioRun, StepResult
+
+FAMILY = {"vip_failover_s": "vip", "api_downtime_s": "api", "api_mttr_s": "api", "api_error_rate": "api",
+          "api_latency_p95_s": "api", "galera_writes_lost": "galera", "galera_writes_duplicated": "galera",
+          "rabbit_messages_lost": "rabbit", "haproxy_detect_s": "haproxy", "load_error_rate": "load",
+          "load_rps": "load"}
+RECOVERY_TIMEOUT = 120.0  # an outage longer than this is reported as measured so far
+PROBE_SECONDS = 1800.0  # hard deadline of every in-node probe loop
+BACKEND_OF = {"keystone": "keystone", "mariadb": "mariadb"}
+
+
+class ProbeSet:
+    def __init__(self, run: ScenarioRun) -> None:
+        self.run = run
+        self.live: dict[str, Any] = {}
+        self.metrics: dict[str, float | None] = {}
+        self.figures: dict[str, Any] = {}
+        self.watches: list[HaproxyWatch] = []
+        self.loads: list[tuple[LoadSpec, list[Any], float]] = []
+
+    def start(self, scn: Scenario) -> None:
+        wanted = {FAMILY[s.expect.metric] for s in scn.steps if isinstance(s, ExpectStep) and s.expect.metric
+                  and s.expect.metric in FAMILY}
+        lab = self.run.lab
+        if "vip" in wanted:
+            from checks.ha_vip import VipProbe
+            self.live["vip"] = VipProbe(lab, seconds=PROBE_SECONDS).start()
+        if "api" in wanted:
+            from checks.ha_api import ApiProbe
+            self.live["api"] = ApiProbe(lab, seconds=PROBE_SECONDS, max_requests=100_000).start()
+        if "galera" in wanted:
+            from checks.ha_galera import GaleraWriter
+            self.live["galera"] = GaleraWriter(lab, seconds=PROBE_SECONDS, max_writes=200_000).start()
+        if "rabbit" in wanted:
+            from checks.ha_rabbit import RabbitChecker
+            self.live["rabbit"] = RabbitChecker(lab, seconds=PROBE_SECONDS).start()
+        self._baseline()
+
+    def _baseline(self) -> None:
+        """A few good samples before any fault: MTTR compares against this baseline."""
+        if "api" in self.live:
+            self.live["api"].wait_requests(5, timeout=120)
+        if "vip" in self.live:
+            self.live["vip"].wait_samples(20, timeout=60)
+        if "galera" in self.live:
+            self.live["galera"].wait_acked(5, timeout=120)
+        if "rabbit" in self.live:
+            self.live["rabbit"].wait_confirmed(5, timeout=120)
+
+    def on_fault(self, nodes: list[str], spec: FaultSpec) -> None:
+        t = self.run.fault_at
+        for name in ("vip", "api"):
+            if name in self.live:
+                self.live[name].mark_fault(t)
+        if isinstance(spec, ServiceFault) and spec.service in BACKEND_OF and t is not None:
+            from stacklab.runner.selectors import vip_holder
+
+            holder = vip_holder(self.run.inv)
+            self.watches += [HaproxyWatch(self.run.lab, holder=holder, target=n,
+                                          backend=BACKEND_OF[spec.service]).start(t) for n in nodes]
+
+    def on_heal(self) -> None:
+        """Nothing to do yet: the writers keep going through the heal, judged afterwards."""
+
+    def metric(self, name: str) -> float | None:
+        family = FAMILY.get(name)
+        if name not in self.metrics:
+            judge = {"vip": self._vip, "api": self._api, "galera": self._galera, "rabbit": self._rabbit,
+                     "haproxy": self._haproxy, "load": self._load_metrics}.get(family or "")
+            if judge is None:
+                return None
+            judge()
+        return self.metrics.get(name)
+
+    def _vip(self) -> None:
+        probe = self.live.pop("vip", None)
+        if probe is None:
+            return
+        if probe.fault_t is not None:
+            probe.wait_recovered(RECOVERY_TIMEOUT)
+        result = probe.stop()
+        self.metrics.update(result.metrics())
+        self.figures["vip"] = result.figures()
+
+    def _api(self) -> None:
+        probe = self.live.pop("api", None)
+        if probe is None:
+            return
+        probe.wait_healthy(RECOVERY_TIMEOUT)
+        result = probe.stop()
+        self.metrics.update(result.metrics())
+        self.figures["api"] = result.figures()
+
+    def _galera(self) -> None:
+        writer = self.live.pop("galera", None)
+        if writer is not None:
+            report = writer.stop_and_verify()
+            self.metrics.update(report.metrics())
+            self.figures["galera"] = report.figures()
+
+    def _rabbit(self) -> None:
+        checker = self.live.pop("rabbit", None)
+        if checker is not None:
+            report = checker.stop_and_verify()
+            self.metrics.update(report.metrics())
+            self.figures["rabbit"] = report.figures()
+
+    def _haproxy(self) -> None:
+        results = [w.result() for w in self.watches]
+        seen = [r for r in results if r is not None]
+        self.metrics["haproxy_detect_s"] = max(seen) if seen and len(seen) == len(results) else None
+        self.figures["haproxy"] = {"detect_s": results}
+
+    def load(self, spec: LoadSpec, res: StepResult) -> None:
+        """Keystone load: ``users`` token streams from a lab node; waits unless background."""
+        from checks.ha_api import ApiProbe
+
+        probes = [ApiProbe(self.run.lab, spec.node, seconds=spec.run_time + 30, interval=0.0).start()
+                  for _ in range(spec.users)]
+        self.loads.append((spec, probes, time.monotonic()))
+        if not spec.background:
+            self._load_metrics()
+            res.figures.update({k: v for k, v in self.metrics.items() if k.startswith("load_")})
+
+    def _load_metrics(self) -> None:
+        samples = []
+        for spec, probes, started in self.loads:
+            deadline = started + spec.run_time
+            while time.monotonic() < deadline:  # the load's own duration
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            for probe in probes:
+                samples += probe.stop().samples
+        self.loads = []
+        if samples:
+            errors = sum(not s.ok for s in samples)
+            span = max(s.t for s in samples) - min(s.t for s in samples) or 1.0
+            self.metrics["load_error_rate"] = round(errors / len(samples), 4)
+            self.metrics["load_rps"] = round(len(samples) / span, 2)
+            self.figures["load"] = {"requests": len(samples), "errors": errors,
+                                    "median_latency_s": statistics.median(s.lat for s in samples)}
+
+    def stop(self) -> None:
+        """Stop whatever still runs (a failed run): no process may stay behind in a node."""
+        for probe in list(self.live.values()):
+            probe.stop()
+        self.live.clear()
+        for _, probes, _ in self.loads:
+            for probe in probes:
+                probe.stop()
+        self.loads = []
+
+    def all_metrics(self) -> dict[str, Any]:
+        return {"values": self.metrics, "figures": self.figures}

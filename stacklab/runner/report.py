@@ -1,0 +1,97 @@
+"""Results of a scenario run: ``result.json``, the error lines of every service's journal,
+and a one-screen verdict in the terminal.
+
+Journal lines of priority err and worse (CRITICAL/ERROR) from the run's time window
+are collected from every node, minus an allowlist of messages known to be harmless in
+a lab (as Kolla's check-logs does), into ``logs/NODE.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lab import engine
+
+if TYPE_CHECKING:
+    from stacklab.runner.session import ScenarioRun
+
+# Known-harmless error lines in these containers (regexes, searched in the message).
+ALLOWLIST = [
+    r"Failed to (?:mount|set up mount namespacing|connect to bus)",
+    r"Failed to attach .* to compat systemd cgroup",
+    r"systemd-journald.*(?:Failed to set|Failed to open)",
+    r"unable to get device name",  # file-backed OSDs (DESIGN.md)
+    r"ulimit|open files limit|RLIMIT_NOFILE",  # the sandbox's hard limit (DESIGN.md)
+    r"chronyd.*(?:adjtimex|Could not open /dev/rtc)",
+]
+PACKAGES = ["keepalived", "haproxy", "mariadb-server", "galera-4", "rabbitmq-server", "memcached", "keystone",
+            "chrony", "ceph-mon", "ceph-osd"]
+
+
+def run_dir(run: ScenarioRun) -> Path:
+    if run.opts.run_dir:
+        return Path(run.opts.run_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(run.started))
+    return run.opts.runs_dir / f"{stamp}-{run.scn.name}"
+
+
+def write_results(run: ScenarioRun) -> Path:
+    out = run_dir(run)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    errors = collect_journal_errors(run, out / "logs")
+    result = {
+        "scenario": run.scn.name, "summary": run.scn.summary, "source": run.scn.source, "file": str(run.path),
+        "lab": run.lab, "lab_created": run.created, "seed": run.seed, "started": run.started,
+        "seconds": round(time.time() - run.started, 2), "prepare_seconds": run.prepared_seconds,
+        "verdict": "passed" if all(r.status == "passed" for r in run.results) else "failed",
+        "steps": [asdict(r) for r in run.results], "metrics": run.probes.all_metrics(),
+        "journal_errors": errors, "packages": package_versions(run),
+    }
+    (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
+    print_verdict(run, result, out)
+    return out
+
+
+def collect_journal_errors(run: ScenarioRun, logs: Path) -> dict[str, int]:
+    allow = re.compile("|".join(ALLOWLIST))
+    counts: dict[str, int] = {}
+    since = f"@{int(run.steps_started)}"
+    for node in run.inv.names():
+        done = engine.run(run.lab, node, ["journalctl", "-p", "err", "--since", since, "-o", "short-iso",
+                                          "--no-pager", "-q"], timeout=60)
+        lines = [ln for ln in done.stdout.splitlines() if ln.strip() and not allow.search(ln)]
+        counts[node] = len(lines)
+        if lines:
+            (logs / f"{node}.log").write_text("\n".join(lines) + "\n")
+    return counts
+
+
+def package_versions(run: ScenarioRun) -> dict[str, str]:
+    node = run.inv.names()[0]
+    done = engine.run(run.lab, node, ["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *PACKAGES], timeout=30)
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+
+
+def print_verdict(run: ScenarioRun, result: dict[str, Any], out: Path) -> None:
+    lines = ["", f"scenario {run.scn.name}: {result['verdict'].upper()}  ({result['seconds']:.0f} s, lab {run.lab}, "
+             f"seed {run.seed})"]
+    for r in run.results:
+        mark = {"passed": "ok  ", "failed": "FAIL", "error": "ERR ", "skipped": "skip"}[r.status]
+        measured = ""
+        if r.bound:
+            value = next(iter(v for k, v in r.figures.items() if isinstance(v, int | float)), None)
+            bounds = " ".join(f"{k} {v:g}" for k, v in r.bound.items())
+            measured = f"  measured {value if value is None else format(value, '.3g')}  ({bounds})"
+        lines.append(f"  {mark} {r.label:<48} {r.seconds:6.1f} s{measured}")
+        if r.status != "passed" and r.detail:
+            lines.append(f"       {r.detail[:300]}")
+    noisy = {n: c for n, c in result["journal_errors"].items() if c}
+    if noisy:
+        lines.append(f"  journal errors: {', '.join(f'{n}={c}' for n, c in noisy.items())} (see {out}/logs)")
+    lines.append(f"  results: {out}/result.json")
+    print("\n".join(lines), flush=True)

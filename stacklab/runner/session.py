@@ -1,0 +1,225 @@
+"""One scenario run: lab (new or reused), deploy, probes, steps, closing heal, results.
+
+The pytest plugin drives it step by step; ``stacklab run`` drives it through pytest.
+Every fault applied is recorded for heal; every figure measured ends up in the
+run's result.json with the step that produced it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checks.infra.base import Verdict, open_lab, run_check
+from deployer import service_faults
+from deployer.deploy import deploy, deployed_components
+from deployer.model import Cloud
+from lab import engine, faults
+from lab import state as labstate
+from lab.errors import LabError
+from lab.faultspec import FaultSpec
+from lab.model import Topology
+from stacklab.runner import probes as probe_kit
+from stacklab.runner.selectors import resolve
+from stacklab.runner.steps import Planned
+from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault, WaitStep
+
+CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
+CHECK_INTERVAL = 2.0
+
+
+class ExpectationFailed(AssertionError):
+    """An expectation did not hold: the scenario's verdict for that step."""
+
+
+@dataclass
+class StepResult:
+    label: str
+    index: int
+    status: str = "passed"  # passed | failed | error | skipped
+    seconds: float = 0.0
+    at: float = 0.0  # CLOCK_MONOTONIC when the step started (nodes share the host's kernel clock)
+    detail: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    bound: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Options:
+    backend: str = "lxc"
+    keep: bool = False
+    reuse: bool = False
+    runs_dir: Path = Path("runs")
+    lab_name: str | None = None
+    run_dir: str | None = None
+
+
+class ScenarioRun:
+    def __init__(self, path: Path, scn: Scenario, topo: Topology, cloud: Cloud, opts: Options,
+                 say: Callable[[str], None] = print) -> None:
+        self.path, self.scn, self.topo, self.cloud, self.opts, self.say = path, scn, topo, cloud, opts, say
+        self.seed = scn.seed if scn.seed is not None else random.SystemRandom().randrange(2**32)
+        self.rng = random.Random(self.seed)
+        self.lab = ""
+        self.created = False
+        self.ready = False  # lab up, cloud deployed, probes started
+        self.prepare_error = ""
+        self.results: list[StepResult] = []
+        self.active: list[tuple[str | None, str, Any]] = []  # (fault id, node, spec) for heal
+        self.fault_at: float | None = None
+        self.probes = probe_kit.ProbeSet(self)
+        self.started = time.time()
+        self.steps_started = self.started
+        self.prepared_seconds = 0.0
+
+    # ------------------------------------------------------------------ lab
+    def prepare(self) -> None:
+        """Find (--reuse) or build the lab, deploy the cloud, start the probes."""
+        t0 = time.monotonic()
+        want = engine.topology_hash(self.topo)
+        reusable = [name for name in sorted(labstate.labs_with_state())
+                    if (st := labstate.load(name)) and st.phase == "up" and st.topology_hash == want]
+        if self.opts.reuse and reusable:
+            self.lab = reusable[0]
+            self.say(f"reusing lab {self.lab} (same topology, hash {want})")
+        else:
+            self.lab = self.opts.lab_name or f"{(self.scn.lab or self.scn.name)[:10]}-{self.seed % 10000:04d}"
+            from deployer.catalog import image_packages
+
+            engine.up(self.lab, self.topo, packages=image_packages(), backend=self.opts.backend,
+                      source=str(self.path), progress=self.say)
+            self.created = True
+        deploy(self.lab, self.cloud, say=self.say)
+        self.checks_lab = open_lab(self.lab)
+        self.inv = self.checks_lab.inv
+        self.probes.start(self.scn)
+        self.prepared_seconds = round(time.monotonic() - t0, 2)
+        self.steps_started = time.time()  # journal errors count from here: deploy noise is not the fault's
+        self.ready = True
+
+    def finish(self) -> None:
+        self.probes.stop()
+        if self.created and not self.opts.keep:
+            engine.down(self.lab, progress=self.say)
+        elif self.lab:
+            self.say(f"lab {self.lab} kept: stacklab shell --lab {self.lab} NODE; stacklab down {self.lab}")
+
+    # ---------------------------------------------------------------- steps
+    def run(self, planned: Planned) -> StepResult:
+        res = StepResult(planned.label, planned.index, at=time.monotonic())
+        self.results.append(res)
+        try:
+            handlers: dict[type, Callable[[Any, StepResult], None]] = {
+                CheckStep: self._check, FaultStep: self._fault, LoadStep: self._load, WaitStep: self._wait,
+                ExpectStep: self._expect, HealStep: self._heal}
+            handler = handlers[type(planned.step)]
+            handler(planned.step, res)
+        except ExpectationFailed as e:
+            res.status, res.detail = "failed", str(e)
+            raise
+        except Exception as e:
+            res.status, res.detail = "error", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            res.seconds = round(time.monotonic() - res.at, 2)
+        return res
+
+    def _check(self, step: CheckStep, res: StepResult) -> None:
+        """Poll until the check passes (a healing cluster converges), bounded by CHECK_TIMEOUT."""
+        verdicts, waited = self.poll_check(step.check, want_pass=True)
+        res.figures = {v.name: v.figures for v in verdicts if v.figures} | {"converged_after_s": waited}
+        failed = [f"{v.name}: {p}" for v in verdicts for p in v.problems]
+        if failed:
+            raise ExpectationFailed(f"not healthy after {CHECK_TIMEOUT:.0f} s: " + "; ".join(failed))
+
+    def poll_check(self, name: str, *, want_pass: bool) -> tuple[list[Verdict], float]:
+        """Run the check until its outcome is the wanted one or CHECK_TIMEOUT passes."""
+        start = time.monotonic()
+        while True:
+            verdicts = self.verdicts(name)
+            passed = all(v.ok for v in verdicts)
+            waited = round(time.monotonic() - start, 1)
+            if passed == want_pass or waited > CHECK_TIMEOUT:
+                return verdicts, waited
+            time.sleep(CHECK_INTERVAL)
+
+    def verdicts(self, name: str) -> list[Verdict]:
+        from checks.infra.base import IMPLEMENTATIONS
+
+        names = list(IMPLEMENTATIONS) if name == "healthy" else [name]
+        return [v for v in (run_check(n, self.checks_lab) for n in names) if not v.skipped]
+
+    def _fault(self, step: FaultStep, res: StepResult) -> None:
+        spec: FaultSpec = step.fault
+        nodes = [] if not hasattr(spec, "node") else resolve(spec.node, self.inv, self.rng)  # type: ignore[attr-defined]
+        res.figures["nodes"] = nodes
+        self.fault_at = time.monotonic()
+        if isinstance(spec, ServiceFault):
+            for node in nodes:
+                service_faults.apply(self.lab, node, spec.action, spec.service)
+                self.active.append((spec.id, node, spec))
+            self.probes.on_fault(nodes, spec)
+            return
+        if hasattr(spec, "groups"):
+            groups = [[n for sel in g for n in resolve(sel, self.inv, self.rng)] for g in spec.groups]  # type: ignore[attr-defined]
+            spec = spec.model_copy(update={"groups": groups})
+            res.figures["groups"] = groups
+            faults.apply(self.lab, spec)
+            self.active.append((spec.id, "", spec))
+        for node in nodes:
+            faults.apply(self.lab, spec.model_copy(update={"node": node}))
+            self.active.append((spec.id, node, spec))
+        self.probes.on_fault(nodes, spec)
+
+    def _heal(self, step: HealStep, res: StepResult) -> None:
+        todo = self.active if step.heal == "all" else [a for a in self.active if a[0] in step.heal]
+        for _, node, spec in todo:
+            if isinstance(spec, ServiceFault):
+                service_faults.heal(self.lab, node, spec.service)
+            elif step.heal != "all":
+                faults.undo(self.lab, spec, node)
+        if step.heal == "all":
+            res.figures["lab_faults_undone"] = len(faults.heal(self.lab))
+        self.active = [a for a in self.active if a not in todo]
+        self.probes.on_heal()
+
+    def _wait(self, step: WaitStep, res: StepResult) -> None:
+        deadline = time.monotonic() + step.wait
+        while time.monotonic() < deadline:  # the scenario asks for time to pass (under load, after a fault)
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def _load(self, step: LoadStep, res: StepResult) -> None:
+        self.probes.load(step.load, res)
+
+    def _expect(self, step: ExpectStep, res: StepResult) -> None:
+        e = step.expect
+        if e.check is not None:
+            verdicts, waited = self.poll_check(e.check, want_pass=e.outcome == "pass")
+            passed = all(v.ok for v in verdicts)
+            res.figures.update(passed=passed, waited_s=waited, problems=[p for v in verdicts for p in v.problems])
+            if passed != (e.outcome == "pass"):
+                problems = "; ".join(p for v in verdicts for p in v.problems) or "no problem found"
+                raise ExpectationFailed(f"check {e.check} was expected to {e.outcome} within {CHECK_TIMEOUT:.0f} s "
+                                        f"but {'passed' if passed else 'failed'} ({problems})")
+            return
+        assert e.metric is not None
+        value = self.probes.metric(e.metric)
+        res.figures[e.metric] = value
+        res.bound = {k: v for k, v in (("min", e.min), ("max", e.max)) if v is not None}
+        if value is None:
+            raise ExpectationFailed(f"{e.metric}: nothing measured it in this run")
+        if e.max is not None and value > e.max:
+            raise ExpectationFailed(f"{e.metric} = {value:g} > max {e.max:g}")
+        if e.min is not None and value < e.min:
+            raise ExpectationFailed(f"{e.metric} = {value:g} < min {e.min:g}")
+
+    def deployed(self) -> set[str]:
+        return deployed_components(self.lab)
+
+    def require_lab(self) -> None:
+        if not self.lab:
+            raise LabError("the scenario's lab was not prepared (its first step failed?)")
