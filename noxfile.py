@@ -93,6 +93,8 @@ def scenario(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Lab engine figures: image, up/down times, RAM per node, leak-free cycles (root)."""
+    """Figures (root): lab engine (image, up/down, RAM per node, leak-free cycles) and Ceph
+    (time to HEALTH_OK, RAM per daemon, rados bench healthy/degraded/rate-limited)."""
     install(session)
     session.run("python", "-m", "tests.bench.bench_lab", *session.posargs)
+    session.run("python", "-m", "tests.bench.bench_ceph")

@@ -67,16 +67,15 @@ def as_lab(where: Where) -> Lab:
     return where if isinstance(where, Lab) else open_lab(where)
 
 
-def client_nodes(lab: Lab) -> list[str]:
-    """Nodes with the admin keyring, best first: controllers (ceph-client), then the mons."""
-    cloud = deployed_cloud(lab.name)
-    mons = lab.inv.names("ceph-mon")[: cloud.ceph.mons if cloud else 3]
-    return (lab.controllers() if "ceph-client" in lab.deployed else []) + mons
-
-
 def expected_mons(lab: Lab) -> list[str]:
+    """The nodes running a mon+mgr: the first ``cloud.ceph.mons`` ceph-mon nodes."""
     cloud = deployed_cloud(lab.name)
     return lab.inv.names("ceph-mon")[: cloud.ceph.mons if cloud else 3]
+
+
+def client_nodes(lab: Lab) -> list[str]:
+    """Nodes with the admin keyring, best first: controllers (ceph-client), then the mons."""
+    return (lab.controllers() if "ceph-client" in lab.deployed else []) + expected_mons(lab)
 
 
 def expected_osds(lab: Lab) -> int:
@@ -166,7 +165,8 @@ def _io(where: Where, args: dict[str, Any], timeout: float) -> dict[str, Any]:
             errors.append(f"{node}: {str(exc).splitlines()[0]}")
             continue
         if done.returncode != 0:
-            raise LabError(f"{node}: rados {args['action']} failed: {done.stderr.strip()[-400:]}")
+            detail = done.stdout.strip() or done.stderr.strip()[-400:]
+            raise LabError(f"{node}: rados {args['action']} failed: {detail}")
         result: dict[str, Any] = json.loads(done.stdout)
         return result
     raise LabError(f"no Ceph client node of lab '{lab.name}' answered: " + "; ".join(errors))

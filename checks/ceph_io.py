@@ -63,7 +63,12 @@ def probe(io: Any, args: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     args = json.loads(sys.argv[1])
     start = time.monotonic()
-    cluster = connect(args.get("op_timeout", 30))
+    try:
+        cluster = connect(args.get("op_timeout", 30))
+    except Exception as exc:  # no mon quorum within the timeout: an answer, not a traceback
+        error = f"connect: {type(exc).__name__}: {exc}"
+        print(json.dumps({"written": False, "error": error} if args["action"] == "probe" else {"error": error}))
+        sys.exit(0 if args["action"] == "probe" else 2)
     try:
         io = cluster.open_ioctx(args["pool"])
         result = {"write": write, "read": read, "probe": probe}[args["action"]](io, args)

@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -69,6 +70,7 @@ class GaleraReport:
     rows: dict[str, list[int]]  # node -> sequence numbers found, with repeats
     table: str
     problems: list[str] = field(default_factory=list)
+    fault_t: float | None = None  # stall times are given relative to it (else to the first write)
 
     @property
     def writes(self) -> list[Sample]:
@@ -94,12 +96,14 @@ class GaleraReport:
         unacked = {s.seq for s in self.writes if not s.ok}
         everywhere = set.intersection(*(set(r) for r in self.rows.values())) if self.rows else set()
         gap, start, end = longest_gap([s.end for s in self.writes if s.ok])
+        zero = self.fault_t if self.fault_t is not None else min((s.t for s in self.samples), default=0.0)
         return {"galera_writes_attempted": len(self.writes), "galera_writes_acked": len(self.acked),
                 "galera_writes_unacked": len(unacked), "galera_writes_unacked_present": len(unacked & present),
                 "galera_rows_divergent": len(present - everywhere),
                 "galera_connect_failures": sum(s.kind == "connect" for s in self.samples),
-                "galera_write_stall_s": rounded(gap), "galera_write_stall_from": rounded(start),
-                "galera_write_stall_to": rounded(end),
+                "galera_write_stall_s": rounded(gap),
+                "galera_write_stall_from_s": rounded(start - zero) if gap else None,  # after the fault
+                "galera_write_stall_to_s": rounded(end - zero) if gap else None,
                 "galera_rows_per_node": {n: len(r) for n, r in self.rows.items()},
                 "galera_lost_per_node": {n: len(s) for n, s in self.lost().items()}}
 
@@ -113,12 +117,17 @@ class GaleraWriter:
         inv = open_lab(lab).inv
         self.controllers = inv.names("controller")
         self.node = node or prober(lab, avoid)
-        self.table = f"{APP_DB}.acked_writes_{int(time.time())}"
+        self.table = f"{APP_DB}.acked_writes_{uuid.uuid4().hex[:8]}"
         config = {"host": inv.vip, "port": 3306, "user": APP_USER, "password": secret(lab, "db_stacklab"),
                   "database": APP_DB, "table": self.table, "interval": interval, "timeout": timeout,
                   "max_samples": max_writes}
         self.probe = NodeProbe(lab, self.node, "galera_writer", config, seconds)
         self.lines: list[dict[str, Any]] = []
+        self.fault_t: float | None = None
+
+    def mark_fault(self, t: float | None = None) -> None:
+        """Record the fault time (host CLOCK_MONOTONIC; default now): figures count from it."""
+        self.fault_t = time.monotonic() if t is None else t
 
     def start(self) -> GaleraWriter:
         self.probe.start()
@@ -149,7 +158,7 @@ class GaleraWriter:
         problems += [str(e) for e in events(self.lines, "error")]
         if drop:
             mysql(self.lab, self.controllers[0], f"DROP TABLE IF EXISTS {self.table}")
-        return GaleraReport(to_samples(self.lines), rows, self.table, problems)
+        return GaleraReport(to_samples(self.lines), rows, self.table, problems, self.fault_t)
 
     def read_rows(self, node: str) -> list[int]:
         # wsrep_sync_wait=1: the SELECT first waits until the node applied every write set

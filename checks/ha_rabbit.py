@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +71,7 @@ class RabbitChecker:
         inv = open_lab(lab).inv
         self.brokers = [inv.hosts[n].ip("mgmt") for n in inv.names("controller")]
         self.node = node or prober(lab, avoid)
-        self.queue = f"stacklab-probe-{int(time.time())}"
+        self.queue = f"stacklab-probe-{uuid.uuid4().hex[:8]}"
         self.base = {"user": USER, "password": secret(lab, "rabbit_openstack"), "queue": self.queue,
                      "timeout": timeout}
         config = {**self.base, "mode": "publish", "hosts": self.brokers, "count": count, "interval": interval,

@@ -1,8 +1,8 @@
 """What the deployer can install: roles, the services they run and the packages they need.
 
 This is data, not code: the scenario schema, the image builder (which takes a plain
-package list and knows no role names) and the validator all read it, while the role
-implementations are imported lazily from ``module`` only when a deploy runs.
+package list and knows no role names) and the validator all read it; the components
+that deploy each role are named in ``deployer.plan``.
 
 >>> ROLES["compute"].networks
 ('mgmt', 'overlay')
@@ -28,7 +28,6 @@ class RoleSpec:
     summary: str
     networks: tuple[str, ...]
     services: tuple[str, ...]
-    module: str  # "package.module" holding the role's implementation, imported lazily
 
 
 SERVICES: dict[str, Service] = {
@@ -53,20 +52,17 @@ ROLES: dict[str, RoleSpec] = {
         "HA control plane: keepalived VIP, haproxy, Galera, RabbitMQ, memcached, Keystone, chrony server",
         ("mgmt",),
         ("chrony", "keepalived", "haproxy", "mariadb", "rabbitmq", "memcached", "keystone"),
-        "deployer.roles.controller",
     ),
     "compute": RoleSpec("hypervisor with VXLAN tenant overlay and instances", ("mgmt", "overlay"),
-                        ("chrony",), "deployer.roles.compute"),
+                        ("chrony",)),
     "network": RoleSpec("network node: tenant routers, DHCP, floating IPs", ("mgmt", "overlay"),
-                        ("chrony", "dnsmasq"), "deployer.roles.network"),
-    "ceph-mon": RoleSpec("Ceph monitor and manager", ("mgmt",), ("chrony", "ceph-mon", "ceph-mgr"),
-                         "deployer.roles.ceph_mon"),
-    "ceph-osd": RoleSpec("Ceph OSDs on file-backed BlueStore", ("mgmt",), ("chrony", "ceph-osd"),
-                         "deployer.roles.ceph_osd"),
+                        ("chrony", "dnsmasq")),
+    "ceph-mon": RoleSpec("Ceph monitor and manager", ("mgmt",), ("chrony", "ceph-mon", "ceph-mgr")),
+    "ceph-osd": RoleSpec("Ceph OSDs on file-backed BlueStore", ("mgmt",), ("chrony", "ceph-osd")),
     "galera-arbitrator": RoleSpec("garbd: a Galera vote without data, for 2-controller clusters", ("mgmt",),
-                                  ("chrony", "garbd"), "deployer.roles.arbitrator"),
+                                  ("chrony", "garbd")),
     "client": RoleSpec("a plain node playing the outside world: probes and load run here", ("mgmt",),
-                       ("chrony",), "deployer.roles.client"),
+                       ("chrony",)),
 }
 
 # Packages every node gets on top of the lab's own baseline (tools the checks use).

@@ -106,7 +106,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem in v.problems:
             print(f"      - {problem}", file=sys.stderr)
     failed = [v.name for v in verdicts if not v.ok]
-    print(f"lab {lab.name}: {len(verdicts) - len(failed)} passed, {len(failed)} failed", file=sys.stderr)
+    skipped = [v.name for v in verdicts if v.skipped]
+    print(f"lab {lab.name}: {len(verdicts) - len(failed) - len(skipped)} passed, {len(skipped)} skipped, "
+          f"{len(failed)} failed", file=sys.stderr)
     return 1 if failed else 0
 
 

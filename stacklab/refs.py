@@ -46,14 +46,16 @@ def roles_present(topo: Topology, roles: tuple[str, ...]) -> bool:
 
 def _check_fault(fault: FaultSpec, topo: Topology, path: Path, ids: set[str]) -> list[Problem]:
     problems: list[Problem] = []
+    known = set(ids)  # a fault's own id is not yet an earlier one
     if fault.id is not None:
         if fault.id in ids:
             problems.append(Problem(path + ("id",), f"fault id '{fault.id}' is used twice"))
         ids.add(fault.id)
+    ids = known
     if isinstance(fault, Partition):
-        return problems + _check_partition(fault, topo, path)
+        return problems + _check_partition(fault, topo, path, ids)
     assert isinstance(fault, NodeFault)  # every other fault targets one node selector
-    problems += _selector(fault.node, topo, path + ("node",))
+    problems += _selector(fault.node, topo, path + ("node",), ids)
     node = _plain_node(topo, fault.node)
     if isinstance(fault, LinkFault):
         nets = node.networks if node else tuple(topo.networks)
@@ -73,13 +75,13 @@ def _check_service(service: str, roles: tuple[str, ...], path: Path) -> list[Pro
                     f"it comes with role {' or '.join(runs)}")]
 
 
-def _check_partition(fault: Partition, topo: Topology, path: Path) -> list[Problem]:
+def _check_partition(fault: Partition, topo: Topology, path: Path, ids: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for g, group in enumerate(fault.groups):
         for j, sel in enumerate(group):
             here = path + ("groups", g, j)
-            problems += _selector(sel, topo, here)
+            problems += _selector(sel, topo, here, ids)
             if sel in seen and seen[sel] != g:
                 problems.append(Problem(here, f"'{sel}' is in partition groups {seen[sel]} and {g}"))
             seen.setdefault(sel, g)
@@ -102,11 +104,17 @@ def _plain_node(topo: Topology, selector: str):  # type: ignore[no-untyped-def]
     return next((n for n in topo.expand() if n.name == selector), None)
 
 
-def _selector(sel: str, topo: Topology, path: Path) -> list[Problem]:
-    """Valid: a node name, ``role:NAME`` of a role some node has, or an @ selector."""
+def _selector(sel: str, topo: Topology, path: Path, ids: set[str] | None = None) -> list[Problem]:
+    """Valid: a node name, ``role:NAME`` of a role some node has, an @ selector, or
+    ``@fault:ID`` (the nodes an earlier fault step with that id hit)."""
     names = topo.node_names()
     if sel in names:
         return []
+    if sel.startswith("@fault:"):
+        if ids is not None and sel[7:] in ids:
+            return []
+        known = allowed(ids) if ids else "no earlier fault step has an id"
+        return [Problem(path, f"'{sel}' names no earlier fault step; {known}")]
     if sel.startswith("role:"):
         role = sel[5:]
         if role in topo.roles():

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from checks.haproxy_watch import HaproxyWatch
+from lab.errors import LabError
 from lab.faultspec import FaultSpec
 from stacklab.scenario import ExpectStep, LoadSpec, Scenario, ServiceFault
 
@@ -45,7 +46,9 @@ class ProbeSet:
         lab = self.run.lab
         if "vip" in wanted:
             from checks.ha_vip import VipProbe
-            self.live["vip"] = VipProbe(lab, seconds=PROBE_SECONDS).start()
+            # TLS, not a bare connect: a frozen holder's kernel still completes TCP handshakes
+            # from the listen backlog, so only a real answer from haproxy shows the outage.
+            self.live["vip"] = VipProbe(lab, seconds=PROBE_SECONDS, tls=True).start()
         if "api" in wanted:
             from checks.ha_api import ApiProbe
             self.live["api"] = ApiProbe(lab, seconds=PROBE_SECONDS, max_requests=100_000).start()
@@ -98,7 +101,10 @@ class ProbeSet:
         if probe is None:
             return
         if probe.fault_t is not None:
-            probe.wait_recovered(RECOVERY_TIMEOUT)
+            try:
+                probe.wait_recovered(RECOVERY_TIMEOUT)
+            except LabError as e:  # no outage, or one longer than the timeout: the samples say which
+                self.figures["vip_wait"] = str(e)
         result = probe.stop()
         self.metrics.update(result.metrics())
         self.figures["vip"] = result.figures()
@@ -107,7 +113,10 @@ class ProbeSet:
         probe = self.live.pop("api", None)
         if probe is None:
             return
-        probe.wait_healthy(RECOVERY_TIMEOUT)
+        try:
+            probe.wait_healthy(RECOVERY_TIMEOUT)
+        except LabError as e:
+            self.figures["api_wait"] = str(e)
         result = probe.stop()
         self.metrics.update(result.metrics())
         self.figures["api"] = result.figures()

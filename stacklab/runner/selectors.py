@@ -38,8 +38,11 @@ def galera_primary(inv: Inventory) -> str:
     raise LabError(f"@galera_primary: no active MariaDB server UP in haproxy on {holder}")
 
 
-def resolve(selector: str, inv: Inventory, rng: random.Random) -> list[str]:
-    """Concrete node names for a selector (``role:`` may give several)."""
+def resolve(selector: str, inv: Inventory, rng: random.Random,
+            fault_nodes: dict[str, list[str]] | None = None) -> list[str]:
+    """Concrete node names for a selector (``role:`` and ``@fault:ID`` may give several)."""
+    if selector.startswith("@fault:") and fault_nodes is not None and selector[7:] in fault_nodes:
+        return fault_nodes[selector[7:]]
     if selector in inv.hosts:
         return [selector]
     if selector.startswith("role:"):

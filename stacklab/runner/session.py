@@ -30,6 +30,7 @@ from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadSt
 
 CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
 CHECK_INTERVAL = 2.0
+FAIL_TIMEOUT = 60.0  # a fault's effect shows within seconds; a minute is generous
 
 
 class ExpectationFailed(AssertionError):
@@ -71,6 +72,7 @@ class ScenarioRun:
         self.results: list[StepResult] = []
         self.active: list[tuple[str | None, str, Any]] = []  # (fault id, node, spec) for heal
         self.fault_at: float | None = None
+        self.fault_nodes: dict[str, list[str]] = {}  # fault id -> nodes it hit (for @fault:ID)
         self.probes = probe_kit.ProbeSet(self)
         self.started = time.time()
         self.steps_started = self.started
@@ -143,7 +145,7 @@ class ScenarioRun:
             verdicts = self.verdicts(name)
             passed = all(v.ok for v in verdicts)
             waited = round(time.monotonic() - start, 1)
-            if passed == want_pass or waited > CHECK_TIMEOUT:
+            if passed == want_pass or waited > (CHECK_TIMEOUT if want_pass else FAIL_TIMEOUT):
                 return verdicts, waited
             time.sleep(CHECK_INTERVAL)
 
@@ -155,7 +157,10 @@ class ScenarioRun:
 
     def _fault(self, step: FaultStep, res: StepResult) -> None:
         spec: FaultSpec = step.fault
-        nodes = [] if not hasattr(spec, "node") else resolve(spec.node, self.inv, self.rng)  # type: ignore[attr-defined]
+        nodes = [] if not hasattr(spec, "node") else resolve(spec.node, self.inv, self.rng,  # type: ignore[attr-defined]
+                                                             self.fault_nodes)
+        if spec.id:
+            self.fault_nodes[spec.id] = nodes
         res.figures["nodes"] = nodes
         self.fault_at = time.monotonic()
         if isinstance(spec, ServiceFault):
@@ -165,7 +170,8 @@ class ScenarioRun:
             self.probes.on_fault(nodes, spec)
             return
         if hasattr(spec, "groups"):
-            groups = [[n for sel in g for n in resolve(sel, self.inv, self.rng)] for g in spec.groups]  # type: ignore[attr-defined]
+            groups = [[n for sel in g for n in resolve(sel, self.inv, self.rng, self.fault_nodes)]
+                      for g in spec.groups]  # type: ignore[attr-defined]
             spec = spec.model_copy(update={"groups": groups})
             res.figures["groups"] = groups
             faults.apply(self.lab, spec)
@@ -203,7 +209,8 @@ class ScenarioRun:
             res.figures.update(passed=passed, waited_s=waited, problems=[p for v in verdicts for p in v.problems])
             if passed != (e.outcome == "pass"):
                 problems = "; ".join(p for v in verdicts for p in v.problems) or "no problem found"
-                raise ExpectationFailed(f"check {e.check} was expected to {e.outcome} within {CHECK_TIMEOUT:.0f} s "
+                limit = CHECK_TIMEOUT if e.outcome == "pass" else FAIL_TIMEOUT
+                raise ExpectationFailed(f"check {e.check} was expected to {e.outcome} within {limit:.0f} s "
                                         f"but {'passed' if passed else 'failed'} ({problems})")
             return
         assert e.metric is not None

@@ -43,6 +43,11 @@ def bring_up(lab: str, lab_file: Path) -> float:
     assert result.topology is not None and result.cloud is not None
     engine.up(lab, result.topology, packages=image_packages(), source=str(lab_file), progress=lambda _: None)
     deploy(lab, result.cloud, say=lambda _: None, only={"chrony"})
+    c = result.cloud.ceph
+    print(f"# ceph: {c.mons} mon(s), {c.osds_per_node} OSD(s)/node of {c.osd_size_gib} GiB, pool size {c.pool_size} "
+          f"min_size {c.min_size} pg_num {c.pg_num}")
+    print(f"# timers: mon_osd_down_out_interval {c.mon_osd_down_out_interval:g} s, osd_heartbeat_interval "
+          f"{c.osd_heartbeat_interval:g} s, osd_heartbeat_grace {c.osd_heartbeat_grace:g} s")
     print(f"# load average before the storage roles: {load()}", flush=True)
     report = deploy(lab, result.cloud, say=lambda _: None, only={"chrony", "ceph-mon", "ceph-osd", "ceph-client"})
     for name in ("ceph-mon", "ceph-osd", "ceph-client"):
@@ -90,10 +95,13 @@ def degraded(lab: str, seconds: int, healthy: dict[str, float]) -> None:
     benches(lab, "1 OSD host down", seconds, healthy)
     t1 = time.monotonic()
     faults.heal(lab)
+    h, _ = ceph.wait_for_health(lab, lambda h: h.up == h.osds, timeout=120, what="the OSD up again")
+    row("power_on stor2 -> its OSD up", time.monotonic() - t1, "s")
+    row("  PGs not active+clean at that moment", h.num_pgs - h.pgs.get("active+clean", 0), "PGs")
     recovering = ceph.rados_bench(lab, max(seconds // 2, 3), "write")
     row(f"rados bench write recovering (load {load()})", recovering.mb_s, "MB/s", base=healthy.get("write"))
     ceph.wait_for_health(lab, lambda h: h.clean and h.up == h.osds, timeout=300, what="active+clean after heal")
-    row("power_on stor2 -> every PG active+clean", time.monotonic() - t1, "s")
+    row("power_on stor2 -> every PG active+clean (bench meanwhile)", time.monotonic() - t1, "s")
     intact = ceph.read_back(lab, manifest)
     row("objects intact after the power cycle", len(manifest["objects"]) - len(intact.missing) - len(intact.mismatched),
         f"/{len(manifest['objects'])}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,9 @@ from checks.ha import ApiProbe, GaleraWriter, VipProbe, check_clock, vip_holders
 from checks.ha_metrics import Sample, downtime, mttr, outage, percentile
 from checks.ha_run import ROOT as PROBE_ROOT
 from checks.infra.base import healthy, open_lab
-from deployer.catalog import image_packages
-from deployer.deploy import deploy
 from lab import engine, faults
 from lab.faultspec import PowerOff
-from stacklab.validate import validate_file
-from tests.lab.conftest import require_lxc, wait_for
-from tests.lab.leaks import leftovers
+from tests.lab.conftest import wait_for
 
 CONTROL = Path(__file__).resolve().parents[2] / "scenarios/labs/control.yaml"
 
@@ -63,18 +58,9 @@ def test_metric_names_are_the_catalog_names() -> None:
 
 
 @pytest.fixture(scope="module")
-def control(module_lab_name: str) -> Iterator[str]:
-    require_lxc()
-    result = validate_file(CONTROL)
-    assert result.ok and result.topology is not None and result.cloud is not None, result.messages
-    name = module_lab_name
-    engine.up(name, result.topology, packages=image_packages(), source=str(CONTROL), progress=lambda _: None)
-    try:
-        deploy(name, result.cloud, say=lambda _: None)
-        yield name
-    finally:
-        engine.down(name, progress=lambda _: None)
-    assert leftovers(name) == []
+def control(control_lab: str) -> str:
+    """The session's deployed `control` lab (tests/e2e/conftest.py)."""
+    return control_lab
 
 
 def all_healthy(lab: str) -> bool:
@@ -121,8 +107,8 @@ def test_power_off_of_the_vip_holder(control: str) -> None:
         api.wait_requests(10)
         writer.wait_acked(50)
         fault_t = time.monotonic()
-        vip.mark_fault(fault_t)
-        api.mark_fault(fault_t)
+        for probe in (vip, api, writer):
+            probe.mark_fault(fault_t)
         faults.apply(control, PowerOff(action="power_off", node=holder[0]))
         try:
             vip.wait_recovered(timeout=60)
@@ -139,6 +125,7 @@ def test_power_off_of_the_vip_holder(control: str) -> None:
     assert v.new_holder is not None and v.new_holder != holder[0], v.figures()
     assert report.metrics() == {"galera_writes_lost": 0, "galera_writes_duplicated": 0}, report.figures()
     assert report.figures()["galera_writes_acked"] >= 100
+    assert 0 < report.figures()["galera_write_stall_s"] < 60, report.figures()
     assert (a.metrics()["api_mttr_s"] or 0) >= 0 and a.metrics()["api_downtime_s"] is not None
     wait_for(lambda: all_healthy(control), 240, "the healed cluster to pass every health check", interval=2)
     assert node_is_clean(control)

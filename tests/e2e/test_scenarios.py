@@ -1,0 +1,58 @@
+"""Whole scenarios on the session's deployed `control` lab (`stacklab run --reuse`), and
+mutation checks: with the fault step removed, exactly the expectations that detect the
+fault must fail, and every other expectation must still hold on the healthy lab.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ON_CONTROL = ["controller-failover", "haproxy-backend-down", "rabbit-partition", "controller-freeze"]
+# scenario -> labels of the expectations that only a real fault can fail
+DETECTORS = {
+    "controller-failover": {"expect vip_failover_s min 0.5 max 5"},
+    "haproxy-backend-down": {"expect haproxy_detect_s max 4", "expect check haproxy_backends_up fail"},
+}
+
+
+def run(scenario: Path, runs: Path) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "stacklab.cli", "run", str(scenario), "--reuse",
+                           "--runs-dir", str(runs)], capture_output=True, text=True, timeout=1200, cwd=ROOT,
+                          check=False)
+    results = sorted(runs.glob("*/result.json"))
+    assert results, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.returncode, json.loads(results[-1].read_text())
+
+
+@pytest.mark.parametrize("name", ON_CONTROL)
+def test_scenario_passes_its_expectations(control_lab: str, name: str, tmp_path: Path) -> None:
+    code, result = run(ROOT / "scenarios" / f"{name}.yaml", tmp_path)
+    failed = [(s["label"], s["detail"]) for s in result["steps"] if s["status"] != "passed"]
+    assert (code, failed) == (0, []), failed
+    assert result["lab"] == control_lab and result["verdict"] == "passed"
+    assert any(s["label"].startswith("fault ") for s in result["steps"])
+
+
+def without_fault(name: str, dest: Path) -> Path:
+    """The scenario with its fault step(s) (and the heals naming them) removed."""
+    data = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml").read_text())
+    data["steps"] = [s for s in data["steps"] if "fault" not in s and not isinstance(s.get("heal"), list)]
+    data["name"] = f"{name}-nofault"
+    path = dest / f"{name}-nofault.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, tmp_path: Path) -> None:
+    code, result = run(without_fault(name, tmp_path), tmp_path / "runs")
+    failed = {s["label"] for s in result["steps"] if s["status"] != "passed"}
+    assert code == 1
+    assert failed == DETECTORS[name], [(s["label"], s["status"], s["detail"]) for s in result["steps"]]
