@@ -25,6 +25,7 @@ import testinfra.backend
 from testinfra.backend.base import BaseBackend, CommandResult
 
 from lab import engine
+from lab.errors import LabError
 
 NAME = "lab"
 
@@ -40,8 +41,13 @@ class LabBackend(BaseBackend):
 
     def run(self, command: str, *args: str, **kwargs: Any) -> CommandResult:
         cmd = self.get_command(command, *args)
-        done = engine.run(self.lab or engine.require(None).lab, self.node, ["/bin/sh", "-c", cmd],
-                          timeout=kwargs.get("timeout", 120))
+        lab = self.lab or engine.require(None).lab
+        try:
+            done = engine.run(lab, self.node, ["/bin/sh", "-c", cmd], timeout=kwargs.get("timeout", 120))
+        except LabError as e:
+            # A powered-off, frozen or wedged node is what faults make: to a check it is a
+            # failed command (as an unreachable host is to testinfra's ssh backend), not a crash.
+            return self.result(255, self.encode(cmd), b"", f"{self.node}: {e}".encode())
         return self.result(done.returncode, self.encode(cmd), done.stdout_bytes, done.stderr_bytes)
 
 
