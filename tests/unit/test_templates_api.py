@@ -19,13 +19,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-import jinja2
 import pytest
 
 from deployer.context import Context, render
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
 from deployer.roles import haproxy, keepalived, keystone
+from tests.unit.golden import assert_golden, assert_no_literal_secrets, assert_strict
 
 RENDERED = Path(__file__).parent / "data" / "rendered"
 UPDATE = os.environ.get("STACKLAB_UPDATE_GOLDEN") == "1"
@@ -72,27 +72,17 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_template_renders_its_golden_file(name: str) -> None:
-    template, values = CASES[name]
-    text = render(template, **values)
-    golden = RENDERED / name
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text)
-    assert golden.exists(), f"no golden file {golden}: run with STACKLAB_UPDATE_GOLDEN=1 and review it"
-    assert text == golden.read_text()
+    assert_golden(name, *CASES[name])
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if CASES[n][1]))
 def test_template_refuses_missing_values(name: str) -> None:
-    """StrictUndefined: a value the code forgets to pass is an error, not an empty string."""
-    with pytest.raises(jinja2.UndefinedError):
-        render(CASES[name][0])
+    assert_strict(CASES[name][0])
 
 
 def test_secrets_are_not_in_templates() -> None:
-    for template, _ in CASES.values():
-        source = (Path(__file__).parents[2] / "deployer" / "templates" / template).read_text()
-        assert "EXAMPLE" not in source
+    assert_no_literal_secrets([template for template, _ in CASES.values()])
+
 
 
 def test_haproxy_sends_galera_traffic_to_the_local_node_only() -> None:
