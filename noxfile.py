@@ -93,8 +93,10 @@ def scenario(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Figures (root): lab engine (image, up/down, RAM per node, leak-free cycles) and Ceph
+    """Figures (root): lab engine (image, up/down, RAM per node, leak-free cycles), deploy
+    (per component, RAM, no-op re-deploy) and Ceph
     (time to HEALTH_OK, RAM per daemon, rados bench healthy/degraded/rate-limited)."""
     install(session)
     session.run("python", "-m", "tests.bench.bench_lab", *session.posargs)
+    session.run("python", "-m", "tests.bench.bench_deploy")
     session.run("python", "-m", "tests.bench.bench_ceph")

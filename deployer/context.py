@@ -71,7 +71,7 @@ class Context:
         wants = f"/etc/systemd/system/*.wants/{unit if '.' in unit else unit + '.service'}"
         enabled = self.t.run(node, ["/bin/sh", "-c", f"ls {wants} >/dev/null 2>&1"], check=False).ok
         if not enabled:
-            self.t.run(node, ["systemctl", "enable", "--quiet", unit], step=f"enable {unit}")
+            self.t.run(node, ["systemctl", "enable", "--quiet", unit], step=f"{self.component}: enable {unit}")
         if active and not restart:
             return
         verb = "restart" if active else "start"

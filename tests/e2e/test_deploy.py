@@ -88,7 +88,9 @@ def test_failed_service_stops_deploy_with_journal_and_down_cleans(lab_name: str)
         engine.run(name, "ctl2", ["systemctl", "mask", "memcached"])
         done = cli("deploy", "--lab", name, "--only", "memcached")
         assert done.returncode == 1
-        assert "ctl2: memcached: start memcached" in done.stderr, done.stderr
+        # node, component + step, command, exit code and why
+        assert "ctl2: memcached: enable memcached: `systemctl enable --quiet memcached` exited 1" in done.stderr, \
+            done.stderr
         assert "masked" in done.stderr
         assert "Traceback" not in done.stderr
     finally:
