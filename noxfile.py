@@ -63,7 +63,7 @@ def deploy_lab(session: nox.Session) -> None:
     session.log(f"lab '{lab}' is deployed and healthy. Next:")
     session.log(f"  stacklab status {lab}                  nodes, addresses, faults")
     session.log(f"  stacklab shell --lab {lab} ctl1        a shell on a controller")
-    session.log(f"  stacklab exec --lab {lab} cli1 -- openstack --os-cloud stacklab token issue")
+    session.log(f"  stacklab exec --lab {lab} NODE -- openstack --os-cloud stacklab token issue   (from any node)")
     session.log("  nox -s validate                       the health checks again")
     session.log("  nox -s destroy-lab                    remove it")
 

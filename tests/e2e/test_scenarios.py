@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.lab.conftest import require_lxc
+from tests.lab.leaks import leftovers
+
 ROOT = Path(__file__).resolve().parents[2]
 ON_CONTROL = ["controller-failover", "haproxy-backend-down", "rabbit-partition", "controller-freeze"]
 # scenario -> labels of the expectations that only a real fault can fail
@@ -22,10 +25,10 @@ DETECTORS = {
 }
 
 
-def run(scenario: Path, runs: Path) -> tuple[int, dict]:
-    proc = subprocess.run([sys.executable, "-m", "stacklab.cli", "run", str(scenario), "--reuse",
-                           "--runs-dir", str(runs)], capture_output=True, text=True, timeout=1200, cwd=ROOT,
-                          check=False)
+def run(scenario: Path, runs: Path, reuse: bool = True) -> tuple[int, dict]:
+    argv = [sys.executable, "-m", "stacklab.cli", "run", str(scenario), "--runs-dir", str(runs)]
+    proc = subprocess.run(argv + (["--reuse"] if reuse else []), capture_output=True, text=True, timeout=1200,
+                          cwd=ROOT, check=False)
     results = sorted(runs.glob("*/result.json"))
     assert results, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.returncode, json.loads(results[-1].read_text())
@@ -56,3 +59,13 @@ def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, 
     failed = {s["label"] for s in result["steps"] if s["status"] != "passed"}
     assert code == 1
     assert failed == DETECTORS[name], [(s["label"], s["status"], s["detail"]) for s in result["steps"]]
+
+
+@pytest.mark.parametrize("name", ["galera-two-node", "galera-two-node-garbd"])
+def test_scenario_on_its_own_lab(name: str, tmp_path: Path) -> None:
+    """Scenarios whose lab is not `control` build theirs, run, and take it down again."""
+    require_lxc()
+    code, result = run(ROOT / "scenarios" / f"{name}.yaml", tmp_path, reuse=False)
+    failed = [(s["label"], s["detail"]) for s in result["steps"] if s["status"] != "passed"]
+    assert (code, failed) == (0, []), failed
+    assert result["lab_created"] and leftovers(result["lab"]) == []
