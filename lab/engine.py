@@ -76,18 +76,25 @@ def up(lab: str, topo: Topology, *, packages: list[str], backend: str = "lxc", s
     be.preflight()
     image.preflight()
     img = image.ensure_image(packages, progress=progress)
-    with labstate.locked(lab):
-        _refuse_existing(lab)
-        st = _new_state(lab, topo, backend, source, img.hash)
-        labstate.save(st)  # first, so a SIGKILL from here on leaves a findable lab
-        try:
-            _bring_up(st, topo, be, img, progress, boot_timeout)
-        except BaseException:
-            progress(f"lab {lab}: up failed, removing what was created")
-            _teardown(lab, be)
-            raise
-        st.phase = "up"
-        labstate.save(st)
+    created = False
+    try:
+        with labstate.locked(lab):
+            _refuse_existing(lab)
+            st = _new_state(lab, topo, backend, source, img.hash)
+            labstate.save(st)  # first, so a SIGKILL from here on leaves a findable lab
+            created = True
+            try:
+                _bring_up(st, topo, be, img, progress, boot_timeout)
+            except BaseException:
+                progress(f"lab {lab}: up failed, removing what was created")
+                _teardown(lab, be)
+                raise
+            st.phase = "up"
+            labstate.save(st)
+    except BaseException:
+        if created:  # a failed up leaves nothing, not even its lock file
+            labstate.forget_lock(lab)
+        raise
     return st
 
 

@@ -248,3 +248,20 @@ def test_sigkill_during_up_then_down_leaves_nothing(lab_name: str) -> None:
     down = cli("down", name)
     assert down.returncode == 0, down.stderr
     assert leftovers(name) == []
+
+
+def test_failed_up_leaves_nothing(lab_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An up that fails after the nodes booted removes every node, namespace, dir and lock."""
+    require_lxc()
+    booted = engine._bring_up
+
+    def fail_after_boot(*args: object, **kwargs: object) -> None:
+        booted(*args, **kwargs)  # type: ignore[arg-type]
+        raise LabError("forced failure after boot")
+
+    monkeypatch.setattr(engine, "_bring_up", fail_after_boot)
+    topo = validate_file(ROOT / "scenarios/labs/control.yaml").topology
+    assert topo is not None
+    with pytest.raises(LabError, match="forced failure"):
+        engine.up(lab_name, topo, packages=image_packages(), progress=print)
+    assert leftovers(lab_name) == []
