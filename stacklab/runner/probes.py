@@ -83,9 +83,6 @@ class ProbeSet:
             self.watches += [HaproxyWatch(self.run.lab, holder=holder, target=n,
                                           backend=BACKEND_OF[spec.service]).start(t) for n in nodes]
 
-    def on_heal(self) -> None:
-        """Nothing to do yet: the writers keep going through the heal, judged afterwards."""
-
     def metric(self, name: str) -> float | None:
         family = FAMILY.get(name)
         if name not in self.metrics:

@@ -16,11 +16,10 @@ from typing import Any
 
 from checks.infra.base import Verdict, open_lab, run_check
 from deployer import service_faults
-from deployer.deploy import deploy, deployed_components
+from deployer.deploy import deploy
 from deployer.model import Cloud
 from lab import engine, faults
 from lab import state as labstate
-from lab.errors import LabError
 from lab.faultspec import FaultSpec
 from lab.model import Topology
 from stacklab.runner import probes as probe_kit
@@ -191,7 +190,6 @@ class ScenarioRun:
         if step.heal == "all":
             res.figures["lab_faults_undone"] = len(faults.heal(self.lab))
         self.active = [a for a in self.active if a not in todo]
-        self.probes.on_heal()
 
     def _wait(self, step: WaitStep, res: StepResult) -> None:
         deadline = time.monotonic() + step.wait
@@ -223,10 +221,3 @@ class ScenarioRun:
             raise ExpectationFailed(f"{e.metric} = {value:g} > max {e.max:g}")
         if e.min is not None and value < e.min:
             raise ExpectationFailed(f"{e.metric} = {value:g} < min {e.min:g}")
-
-    def deployed(self) -> set[str]:
-        return deployed_components(self.lab)
-
-    def require_lab(self) -> None:
-        if not self.lab:
-            raise LabError("the scenario's lab was not prepared (its first step failed?)")

@@ -8,8 +8,6 @@ min_size 2: writes block (detected within a bounded time). Root only; ≈ 2–3 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from deployer.deploy import deploy
 from lab import faults
 from lab.faultspec import PowerOff
 from stacklab.validate import validate_file
-from tests.lab.conftest import require_lxc
+from tests.lab.conftest import cli, require_lxc
 from tests.lab.leaks import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +27,6 @@ STORAGE = ROOT / "scenarios/labs/storage.yaml"
 ONLY = {"chrony", "ceph-mon", "ceph-osd", "ceph-client"}
 DEGRADE_TIMEOUT = 90.0  # measured: OSD down ≈ 7 s, PGs degraded ≈ 10 s after power-off
 RECOVER_TIMEOUT = 180.0  # measured: active+clean ≈ 10 s after power-on
-
-
-def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stacklab.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ client node. Root only; ≈ 1–2 min.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,11 @@ from deployer.deploy import deploy
 from lab import engine
 from lab import state as labstate
 from stacklab.validate import validate_file
-from tests.lab.conftest import require_lxc
+from tests.lab.conftest import cli, require_lxc
 from tests.lab.leaks import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL = ROOT / "scenarios/labs/control.yaml"
-
-
-def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stacklab.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, check=False)
 
 
 @pytest.fixture(scope="module")

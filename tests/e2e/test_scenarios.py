@@ -6,14 +6,12 @@ fault must fail, and every other expectation must still hold on the healthy lab.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.lab.conftest import require_lxc
+from tests.lab.conftest import cli, require_lxc
 from tests.lab.leaks import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +24,7 @@ DETECTORS = {
 
 
 def run(scenario: Path, runs: Path, reuse: bool = True) -> tuple[int, dict]:
-    argv = [sys.executable, "-m", "stacklab.cli", "run", str(scenario), "--runs-dir", str(runs)]
-    proc = subprocess.run(argv + (["--reuse"] if reuse else []), capture_output=True, text=True, timeout=1200,
-                          cwd=ROOT, check=False)
+    proc = cli("run", str(scenario), "--runs-dir", str(runs), *(["--reuse"] if reuse else []), timeout=1200)
     results = sorted(runs.glob("*/result.json"))
     assert results, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.returncode, json.loads(results[-1].read_text())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -71,6 +72,15 @@ def node_image():
     require_lxc()
     from lab.image import ensure_image
     return ensure_image(SERVICE_PACKAGES, progress=lambda line: print(line, flush=True))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run ``stacklab ARGS`` as a user would (a subprocess), output captured."""
+    return subprocess.run([sys.executable, "-m", "stacklab.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, check=False)
 
 
 def new_lab_name() -> str:

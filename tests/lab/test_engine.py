@@ -6,6 +6,7 @@ healed. Root only; skipped with a reason otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from lab.errors import LabError
 from lab.faultspec import LAB_FAULTS
 from lab.state import state_path
 from stacklab.validate import validate_file
+from tests.lab import conftest
 from tests.lab.conftest import require_lxc, wait_for
 from tests.lab.leaks import leftovers
 
@@ -30,9 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HA = ROOT / "scenarios/labs/ha.yaml"
 
 
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stacklab.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, check=False)
+cli = functools.partial(conftest.cli, timeout=600)
 
 
 @pytest.fixture(scope="module")
