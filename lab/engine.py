@@ -24,7 +24,7 @@ from typing import Any
 from lab import fabric, image
 from lab import state as labstate
 from lab.backends.base import Backend, Completed, NodeSpec
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
 from lab.model import Topology, address_plan
 
 Progress = Callable[[str], None]
@@ -33,7 +33,7 @@ BACKENDS = {"lxc": "lab.backends.lxc:LxcBackend"}  # name -> "module:Class", imp
 
 def get_backend(name: str) -> Backend:
     if name not in BACKENDS:
-        raise LabError(f"unknown backend '{name}'; allowed: {', '.join(sorted(BACKENDS))}")
+        raise UsageError(f"unknown backend '{name}'; allowed: {', '.join(sorted(BACKENDS))}")
     module, cls = BACKENDS[name].split(":")
     backend: Backend = getattr(importlib.import_module(module), cls)()
     return backend
@@ -186,7 +186,7 @@ def require(lab: str | None) -> labstate.LabState:
 def run(lab: str, node: str, argv: list[str], **kw: Any) -> Completed:
     st = require(lab)
     if node not in st.nodes:
-        raise LabError(f"lab '{lab}' has no node '{node}'; nodes: {', '.join(st.nodes)}")
+        raise UsageError(f"lab '{lab}' has no node '{node}'; nodes: {', '.join(st.nodes)}")
     return get_backend(st.backend).run(lab, node, argv, **kw)
 
 

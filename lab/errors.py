@@ -34,3 +34,7 @@ class CommandError(LabError):
 
 class NodeBootError(LabError):
     """One or more nodes did not reach systemd running/degraded in time."""
+
+
+class UsageError(LabError):
+    """The command names something that does not exist or is not allowed (exit code 2, like a bad file)."""

@@ -16,13 +16,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from lab import engine, linkfaults
 from lab import state as labstate
 from lab.backends.base import Backend
+from lab.clock import let_pass
 from lab.errors import LabError
 from lab.faultspec import FaultSpec, Freeze, LinkLoss, LinkRate, Partition, SetMtu
 
@@ -114,9 +114,7 @@ def freeze(st: labstate.LabState, be: Backend, spec: Freeze, node: str) -> None:
     be.power(st.lab, node, "freeze")
     _record(st, "freeze", node)
     if spec.duration:
-        deadline = time.monotonic() + spec.duration
-        while time.monotonic() < deadline:  # the fault's own length, not a wait for a condition
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        let_pass(spec.duration)  # the fault's own length
         thaw(st, be, spec, node)
 
 

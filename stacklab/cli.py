@@ -1,6 +1,7 @@
 """The ``stacklab`` command line: one subcommand per capability that works.
 
-Every user error ends in a message and exit code 2, never a traceback.
+Every error ends in a message, never a traceback: exit code 2 for bad input (an invalid
+file, an unknown scenario, lab, node or check), 1 for a lab operation that failed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
 from stacklab import cli_lab
 from stacklab.validate import validate_file
 
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except LabError as e:
         print(f"stacklab {args.command}: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         print("stacklab: interrupted", file=sys.stderr)
         return 130

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from deployer.catalog import image_packages
 from lab import engine, faults, image
 from lab import state as labstate
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
 from lab.faultspec import LAB_FAULTS
 from lab.model import Topology
 from lab.problems import dotted
@@ -44,7 +44,7 @@ def load_topology(ref: str) -> tuple[str, Topology, str]:
         path = REPO_LABS / f"{ref}.yaml"
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in REPO_LABS.glob("*.yaml")))
-            raise LabError(f"no lab named '{ref}'; labs: {known} (or give a lab or scenario file)")
+            raise UsageError(f"no lab named '{ref}'; labs: {known} (or give a lab or scenario file)")
     result = validate_file(path)
     for line in result.messages:
         print(line, file=sys.stderr)
@@ -55,8 +55,8 @@ def load_topology(ref: str) -> tuple[str, Topology, str]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    default_name, topo, source = load_topology(args.lab)  # a bad file is reported without root, too
     need_root("up")
-    default_name, topo, source = load_topology(args.lab)
     name = args.name or default_name
     if args.reuse and (old := labstate.load(name)) is not None:
         if old.phase == "up" and old.topology_hash == engine.topology_hash(topo):
@@ -95,7 +95,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     names = list(IMPLEMENTATIONS) if not args.names or args.names == ["healthy"] else args.names
     unknown = [n for n in names if n not in IMPLEMENTATIONS]
     if unknown:
-        raise LabError(f"unknown check {', '.join(unknown)}; allowed: healthy, {', '.join(IMPLEMENTATIONS)}")
+        raise UsageError(f"unknown check {', '.join(unknown)}; allowed: healthy, {', '.join(IMPLEMENTATIONS)}")
     verdicts = [run_check(n, lab) for n in names]
     if args.json:
         print(json.dumps([vars(v) for v in verdicts], indent=2))
@@ -119,7 +119,7 @@ def scenario_path(ref: str) -> Path:
     path = REPO_LABS.parent / f"{ref}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in REPO_LABS.parent.glob("*.yaml")))
-        raise LabError(f"no scenario named '{ref}'; scenarios: {known}")
+        raise UsageError(f"no scenario named '{ref}'; scenarios: {known}")
     return path
 
 
@@ -127,13 +127,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario through pytest (one test item per step); results in the run dir."""
     import pytest
 
-    need_root("run")
     path = scenario_path(args.scenario)
     result = validate_file(path)
     for line in result.messages:
         print(line, file=sys.stderr)
     if not result.ok or result.model is None:
         return 2
+    need_root("run")
     out = Path(args.runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{result.model.name}"
     argv = [str(path), "-p", "no:cacheprovider", "-q", "-s", "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--run-dir", str(out),
@@ -148,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     need_root("down")
     if args.all == bool(args.name):
-        raise LabError("give a lab NAME or --all")
+        raise UsageError("give a lab NAME or --all")
     names = sorted(engine.known_labs()) if args.all else [args.name]
     if args.all and not names:
         say("no stacklab lab on this host")
@@ -179,7 +179,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_exec(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
-        raise LabError("nothing to run: stacklab exec NODE -- COMMAND ...")
+        raise UsageError("nothing to run: stacklab exec NODE -- COMMAND ...")
     lab = engine.require(args.lab).lab
     done = engine.run(lab, args.node, argv, timeout=args.timeout)
     sys.stdout.buffer.write(done.stdout_bytes)
@@ -192,7 +192,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
     st = engine.require(args.lab)
     if args.node not in st.nodes:
-        raise LabError(f"lab '{st.lab}' has no node '{args.node}'; nodes: {', '.join(st.nodes)}")
+        raise UsageError(f"lab '{st.lab}' has no node '{args.node}'; nodes: {', '.join(st.nodes)}")
     argv = attach_argv(st.lab, args.node, ["/bin/bash", "-l"], env={"TERM": os.environ.get("TERM", "xterm")})
     os.execvp(argv[0], argv)
     return 0  # pragma: no cover - execvp does not return
@@ -212,7 +212,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
     for item in rest:
         key, sep, value = item.partition("=")
         if not sep:
-            raise LabError(f"expected KEY=VALUE, got '{item}'")
+            raise UsageError(f"expected KEY=VALUE, got '{item}'")
         params[key] = yaml.safe_load(value)
     try:
         spec = LAB_FAULTS[args.action].model_validate(params)

@@ -24,6 +24,7 @@ import testinfra.host
 from checks.infra.labhost import host
 from deployer.deploy import deployed_cloud, deployed_components
 from deployer.inventory import Inventory, from_state
+from deployer.model import Cloud
 from lab import engine
 from lab.errors import LabError
 from lab.model import Topology
@@ -50,6 +51,7 @@ class Lab:
     name: str
     inv: Inventory
     deployed: set[str]  # components the last deploy installed
+    cloud: Cloud  # the cloud that deploy installed
 
     def host(self, node: str) -> testinfra.host.Host:
         return host(node, self.name)
@@ -94,7 +96,7 @@ def open_lab(lab: str | None) -> Lab:
     if cloud is None:
         raise LabError(f"lab '{st.lab}' has not been deployed: run `stacklab deploy --lab {st.lab}` first")
     inv = from_state(st, Topology.model_validate(st.topology), cloud)
-    return Lab(st.lab, inv, deployed_components(st.lab))
+    return Lab(st.lab, inv, deployed_components(st.lab), cloud)
 
 
 def run_check(name: str, lab: Lab) -> Verdict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from checks.infra.base import Lab, Verdict
+from deployer.roles.ceph_osd import osd_ids
 
 # component -> (systemd unit, roles whose nodes run it; empty = every node)
 UNITS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -20,19 +21,27 @@ UNITS: dict[str, tuple[str, tuple[str, ...]]] = {
 MAX_OFFSET_S = 0.1
 
 
+def expected_units(lab: Lab) -> list[tuple[str, str]]:
+    """(node, unit) for every unit the deployed components run, Ceph's instances included."""
+    units = [(node, unit) for component, (unit, roles) in UNITS.items() if component in lab.deployed
+             for node, h in lab.inv.hosts.items() if not roles or set(roles) & set(h.roles)]
+    if "ceph-mon" in lab.deployed:  # a mon and a mgr on the first cloud.ceph.mons ceph-mon nodes
+        units += [(n, f"ceph-{d}@{n}") for n in lab.inv.names("ceph-mon")[: lab.cloud.ceph.mons]
+                  for d in ("mon", "mgr")]
+    if "ceph-osd" in lab.deployed:
+        per_node = lab.cloud.ceph.osds_per_node
+        units += [(n, f"ceph-osd@{i}") for index, n in enumerate(lab.inv.names("ceph-osd"))
+                  for i in osd_ids(index, per_node)]
+    return units
+
+
 def services_active(lab: Lab, v: Verdict) -> None:
     """Every unit of every deployed component is active on every node that should run it."""
-    checked = 0
-    for component, (unit, roles) in UNITS.items():
-        if component not in lab.deployed:
-            continue
-        for node, h in lab.inv.hosts.items():
-            if roles and not set(roles) & set(h.roles):
-                continue
-            checked += 1
-            if not lab.host(node).service(unit).is_running:
-                v.fail(f"{node}: {unit} is not running")
-    v.figures["units_checked"] = checked
+    units = expected_units(lab)
+    for node, unit in units:
+        if not lab.host(node).service(unit).is_running:
+            v.fail(f"{node}: {unit} is not running")
+    v.figures["units_checked"] = len(units)
 
 
 def chrony_synced(lab: Lab, v: Verdict) -> None:

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from checks.haproxy_watch import HaproxyWatch
+from lab.clock import let_pass
 from lab.errors import LabError
 from lab.faultspec import FaultSpec
 from stacklab.scenario import ExpectStep, LoadSpec, Scenario, ServiceFault
@@ -152,9 +153,7 @@ class ProbeSet:
     def _load_metrics(self) -> None:
         samples = []
         for spec, probes, started in self.loads:
-            deadline = started + spec.run_time
-            while time.monotonic() < deadline:  # the load's own duration
-                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            let_pass(spec.run_time, until=started + spec.run_time)  # the load's own duration
             for probe in probes:
                 samples += probe.stop().samples
         self.loads = []

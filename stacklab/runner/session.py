@@ -20,6 +20,7 @@ from deployer.deploy import deploy
 from deployer.model import Cloud
 from lab import engine, faults
 from lab import state as labstate
+from lab.clock import let_pass
 from lab.faultspec import FaultSpec
 from lab.model import Topology
 from stacklab.runner import probes as probe_kit
@@ -85,7 +86,8 @@ class ScenarioRun:
         reusable = [name for name in sorted(labstate.labs_with_state())
                     if (st := labstate.load(name)) and st.phase == "up" and st.topology_hash == want]
         if self.opts.reuse and reusable:
-            self.lab = reusable[0]
+            # a named lab wins when it fits; otherwise any lab of the same topology will do
+            self.lab = self.opts.lab_name if self.opts.lab_name in reusable else reusable[0]
             self.say(f"reusing lab {self.lab} (same topology, hash {want})")
         else:
             self.lab = self.opts.lab_name or f"{(self.scn.lab or self.scn.name)[:10]}-{self.seed % 10000:04d}"
@@ -192,9 +194,7 @@ class ScenarioRun:
         self.active = [a for a in self.active if a not in todo]
 
     def _wait(self, step: WaitStep, res: StepResult) -> None:
-        deadline = time.monotonic() + step.wait
-        while time.monotonic() < deadline:  # the scenario asks for time to pass (under load, after a fault)
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        let_pass(step.wait)  # the scenario asks for time to pass (under load, after a fault)
 
     def _load(self, step: LoadStep, res: StepResult) -> None:
         self.probes.load(step.load, res)

@@ -227,7 +227,7 @@ def test_cli_status_exec_and_errors(ha: str) -> None:
     assert clash.returncode == 1 and f"lab '{ha}' already exists" in clash.stderr
     assert "Traceback" not in clash.stderr
     missing = cli("exec", "--lab", ha, "ctl9", "--", "true")
-    assert missing.returncode == 1 and "has no node 'ctl9'" in missing.stderr
+    assert missing.returncode == 2 and "has no node 'ctl9'" in missing.stderr
 
 
 def test_sigkill_during_up_then_down_leaves_nothing(lab_name: str) -> None:

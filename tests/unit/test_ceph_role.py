@@ -78,3 +78,16 @@ def test_bench_parse_and_health_digest() -> None:
     assert (h.clean, h.degraded_pgs, h.inactive_pgs) == (False, 30, 0)
     peered = Health("HEALTH_WARN", {}, 3, 1, 3, {"undersized+degraded+peered": 33}, 33, ["stor1"], True, 0)
     assert peered.inactive_pgs == 33
+
+
+def test_services_active_expects_each_ceph_instance(tmp_path: Path) -> None:
+    from checks.infra.base import Lab
+    from checks.infra.common import expected_units
+
+    ctx = example_ctx(tmp_path, True, mons=1, osds_per_node=2)
+    lab = Lab("demo", ctx.inv, {"chrony", "ceph-mon", "ceph-osd"}, ctx.cloud)
+    units = expected_units(lab)
+    assert ("stor1", "ceph-mon@stor1") in units and ("stor1", "ceph-mgr@stor1") in units
+    assert not [u for n, u in units if n != "stor1" and u.startswith(("ceph-mon", "ceph-mgr"))]
+    assert [u for n, u in units if n == "stor3" and u.startswith("ceph-osd")] == ["ceph-osd@4", "ceph-osd@5"]
+    assert sum(u == "chrony" for _, u in units) == 5

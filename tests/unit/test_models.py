@@ -14,7 +14,8 @@ from lab.modelbase import parse_duration
 from stacklab.scenario import FAULT_ACTIONS, Scenario
 
 DOCTESTED = ["lab.model", "lab.modelbase", "lab.problems", "lab.faultspec", "deployer.catalog",
-             "deployer.model", "checks.catalog", "stacklab.scenario", "stacklab.yamlsrc", "stacklab.validate"]
+             "deployer.model", "checks.catalog", "stacklab.scenario", "stacklab.yamlsrc", "stacklab.validate",
+             "stacklab.runner.steps", "checks.ha_metrics", "lab.clock"]
 
 
 @pytest.mark.parametrize("module", DOCTESTED)
@@ -87,3 +88,14 @@ def test_every_fault_verb_parses_in_a_scenario() -> None:
     steps = [{"fault": {"action": a, **p}} for a, p in samples.items()]
     scn = Scenario.model_validate({"name": "all", "lab": "ha", "steps": steps})
     assert [s.fault.action for s in scn.steps] == list(samples)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fault", ["power_off", "keystone_stop", "freeze"])
+def test_bench_ha_trials_are_valid_scenarios(fault: str) -> None:
+    """The HA bench builds its trials as scenarios: they must stay valid as the schema moves."""
+    from stacklab.runner.steps import plan
+    from tests.bench.bench_ha import METRICS, trial_scenario
+
+    labels = [p.label for p in plan(trial_scenario(fault))]
+    assert labels[0] == "check healthy" and labels[-2:] == ["heal all", "check healthy"]
+    assert [m for m in METRICS if f"expect {m} max 1e+06" in labels] == list(METRICS)

@@ -85,3 +85,12 @@ def test_readme_scenario_example_is_valid(tmp_path: Path) -> None:
     scenario.write_text(block)
     result = validate_file(scenario)
     assert result.ok, result.messages
+
+
+def test_unknown_scenario_or_lab_name_exits_2_with_the_known_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "no-such-scenario"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stacklab run: no scenario named 'no-such-scenario'; scenarios: ")
+    assert "controller-failover" in err
+    assert main(["up", "no-such-lab"]) == 2
+    assert "no lab named 'no-such-lab'; labs: " in capsys.readouterr().err
