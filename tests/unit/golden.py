@@ -39,3 +39,24 @@ def assert_no_literal_secrets(templates: list[str]) -> None:
     example values in the tests say EXAMPLE, and no template may."""
     for template in templates:
         assert "EXAMPLE" not in (TEMPLATES / template).read_text(), template
+
+
+Cases = dict[str, tuple[str, dict[str, Any]]]  # golden file name -> (template, values)
+
+
+def template_tests(cases: Cases) -> type:
+    """The tests every table of template cases gets; assign the class to a ``Test*`` name."""
+
+    class TemplateCases:
+        @pytest.mark.parametrize("name", sorted(cases))
+        def test_renders_its_golden_file(self, name: str) -> None:
+            assert_golden(name, *cases[name])
+
+        @pytest.mark.parametrize("name", sorted(n for n in cases if cases[n][1]))
+        def test_refuses_missing_values(self, name: str) -> None:
+            assert_strict(cases[name][0])
+
+        def test_secrets_are_not_in_templates(self) -> None:
+            assert_no_literal_secrets([template for template, _ in cases.values()])
+
+    return TemplateCases

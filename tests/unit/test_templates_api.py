@@ -19,13 +19,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-import pytest
-
 from deployer.context import Context, render
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
 from deployer.roles import haproxy, keepalived, keystone
-from tests.unit.golden import assert_golden, assert_no_literal_secrets, assert_strict
+from tests.unit.golden import template_tests
 
 RENDERED = Path(__file__).parent / "data" / "rendered"
 UPDATE = os.environ.get("STACKLAB_UPDATE_GOLDEN") == "1"
@@ -70,18 +68,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_template_renders_its_golden_file(name: str) -> None:
-    assert_golden(name, *CASES[name])
-
-
-@pytest.mark.parametrize("name", sorted(n for n in CASES if CASES[n][1]))
-def test_template_refuses_missing_values(name: str) -> None:
-    assert_strict(CASES[name][0])
-
-
-def test_secrets_are_not_in_templates() -> None:
-    assert_no_literal_secrets([template for template, _ in CASES.values()])
+TestTemplates = template_tests(CASES)
 
 
 
