@@ -48,23 +48,24 @@ def _print(result: Any) -> None:
                       "problems": getattr(result, "problems", [])}, indent=2))
 
 
-def cmd_vip(a: argparse.Namespace) -> None:
-    probe = VipProbe(a.lab, a.node, port=a.port, seconds=a.seconds, tls=a.tls).start()
-    print(f"probing VIP {probe.vip}:{a.port} from {probe.node} for {a.seconds:g} s "
-          f"(holder: {', '.join(probe.holders_before) or 'none'})", file=sys.stderr)
+def _until_done(probe: VipProbe | ApiProbe, seconds: float, intro: str) -> None:
+    """Say what runs, let the probe run its course, print its result (also on Ctrl-C)."""
+    print(intro, file=sys.stderr)
     try:
-        probe.probe.wait(a.seconds + GRACE)
+        probe.probe.wait(seconds + GRACE)
     finally:
         _print(probe.stop())
+
+
+def cmd_vip(a: argparse.Namespace) -> None:
+    probe = VipProbe(a.lab, a.node, port=a.port, seconds=a.seconds, tls=a.tls).start()
+    _until_done(probe, a.seconds, f"probing VIP {probe.vip}:{a.port} from {probe.node} for {a.seconds:g} s "
+                f"(holder: {', '.join(probe.holders_before) or 'none'})")
 
 
 def cmd_api(a: argparse.Namespace) -> None:
     probe = ApiProbe(a.lab, a.node, seconds=a.seconds).start()
-    print(f"token requests from {probe.node} for {a.seconds:g} s", file=sys.stderr)
-    try:
-        probe.probe.wait(a.seconds + GRACE)
-    finally:
-        _print(probe.stop())
+    _until_done(probe, a.seconds, f"token requests from {probe.node} for {a.seconds:g} s")
 
 
 def cmd_galera(a: argparse.Namespace) -> None:
