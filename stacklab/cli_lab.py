@@ -88,7 +88,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from checks.infra.base import IMPLEMENTATIONS, open_lab, run_check
+    from checks.infra.base import IMPLEMENTATIONS, open_lab, run_checks
 
     need_root("check")
     lab = open_lab(args.lab)
@@ -96,7 +96,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in IMPLEMENTATIONS]
     if unknown:
         raise UsageError(f"unknown check {', '.join(unknown)}; allowed: healthy, {', '.join(IMPLEMENTATIONS)}")
-    verdicts = [run_check(n, lab) for n in names]
+    verdicts = run_checks(names, lab)
     if args.json:
         print(json.dumps([vars(v) for v in verdicts], indent=2))
     for v in verdicts:

@@ -65,8 +65,8 @@ def galera_synced(lab: Lab, v: Verdict) -> None:
 def rabbitmq_cluster(lab: Lab, v: Verdict) -> None:
     """Every controller's RabbitMQ sees all members running and no partition."""
     expected = {f"rabbit@{n}" for n in lab.controllers()}
-    for node in lab.controllers():
-        out = lab.host(node).run(f"{RABBITMQCTL} cluster_status --formatter json")
+    nodes = lab.controllers()
+    for node, out in zip(nodes, lab.each(nodes, f"{RABBITMQCTL} cluster_status --formatter json"), strict=True):
         try:
             status = json.loads(out.stdout)
         except ValueError:

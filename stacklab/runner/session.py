@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.infra.base import Verdict, open_lab, run_check
+from checks.infra.base import Verdict, open_lab, run_checks
 from deployer import service_faults
 from deployer.deploy import deploy
 from deployer.model import Cloud
@@ -154,7 +154,7 @@ class ScenarioRun:
         from checks.infra.base import IMPLEMENTATIONS
 
         names = list(IMPLEMENTATIONS) if name == "healthy" else [name]
-        return [v for v in (run_check(n, self.checks_lab) for n in names) if not v.skipped]
+        return [v for v in run_checks(names, self.checks_lab) if not v.skipped]
 
     def _fault(self, step: FaultStep, res: StepResult) -> None:
         spec: FaultSpec = step.fault
