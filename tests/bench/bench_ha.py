@@ -48,6 +48,8 @@ METRICS = ("vip_failover_s", "api_downtime_s", "api_mttr_s", "api_error_rate")
 def trial_scenario(fault: str) -> Scenario:
     steps: list[dict[str, Any]] = [{"check": "healthy"}, {"wait": "3s"}, {"fault": FAULTS[fault]}]
     steps += [{"expect": {"metric": m, "max": LOOSE}} for m in METRICS]
+    if fault == "power_off":  # peers notice the loss before the node is back (see controller-failover.yaml)
+        steps.append({"wait": "10s"})
     if fault == "freeze":  # a thawed RabbitMQ can stay partitioned (see controller-freeze.yaml)
         steps.append({"fault": {"id": "op", "action": "restart_service", "node": "@fault:f", "service": "rabbitmq"}})
     steps += [{"heal": "all"}, {"check": "healthy"}]
