@@ -31,6 +31,7 @@ from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadSt
 CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
 CHECK_INTERVAL = 2.0
 FAIL_TIMEOUT = 60.0  # a fault's effect shows within seconds; a minute is generous
+PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines of a polled check
 
 
 class ExpectationFailed(AssertionError):
@@ -142,12 +143,19 @@ class ScenarioRun:
     def poll_check(self, name: str, *, want_pass: bool) -> tuple[list[Verdict], float]:
         """Run the check until its outcome is the wanted one or CHECK_TIMEOUT passes."""
         start = time.monotonic()
+        told = start
         while True:
             verdicts = self.verdicts(name)
             passed = all(v.ok for v in verdicts)
             waited = round(time.monotonic() - start, 1)
             if passed == want_pass or waited > (CHECK_TIMEOUT if want_pass else FAIL_TIMEOUT):
                 return verdicts, waited
+            if time.monotonic() - told >= PROGRESS_EVERY:  # a long convergence says what it waits for
+                told = time.monotonic()
+                problems = [f"{v.name}: {p}" for v in verdicts for p in v.problems]
+                self.say(f"check {name}: waiting for it to {'pass' if want_pass else 'fail'} ({waited:.0f} s)"
+                         + (f"; still: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+                            if problems else ""))
             time.sleep(CHECK_INTERVAL)
 
     def verdicts(self, name: str) -> list[Verdict]:
