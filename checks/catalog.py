@@ -32,6 +32,8 @@ CHECKS: dict[str, CheckSpec] = {
     "haproxy_backends_up": CheckSpec("haproxy sees every backend UP",
                                      ("controller",)),
     "galera_synced": CheckSpec("Galera cluster complete, Primary and Synced", ("controller",)),
+    "galera_quorum": CheckSpec("the controllers that are up are in a Primary component (quorum held)",
+                               ("controller",)),
     "rabbitmq_cluster": CheckSpec("all RabbitMQ members running, no partition", ("controller",)),
     "chrony_synced": CheckSpec("every node within 100 ms of the controllers' clock"),
     "keystone_token": CheckSpec("a token issued through the VIP over TLS and valid on every controller",

@@ -60,6 +60,10 @@ class Lab:
     def controllers(self) -> list[str]:
         return self.inv.names("controller")
 
+    def up(self, nodes: list[str]) -> list[str]:
+        """The nodes that answer at all (a powered-off node is rc 255 from the lab backend)."""
+        return [n for n, out in zip(nodes, self.each(nodes, "true"), strict=True) if out.rc != 255]
+
     def each(self, nodes: list[str], command: str) -> list[Any]:
         """Run ``command`` on every node at once; testinfra CommandResults in node order."""
         with ThreadPoolExecutor(max_workers=len(nodes) or 1, thread_name_prefix="node") as pool:
@@ -81,6 +85,7 @@ IMPLEMENTATIONS: dict[str, str] = {
     "vip_single_holder": "checks.infra.controller:vip_single_holder",
     "haproxy_backends_up": "checks.infra.controller:haproxy_backends_up",
     "galera_synced": "checks.infra.controller:galera_synced",
+    "galera_quorum": "checks.infra.controller:galera_quorum",
     "rabbitmq_cluster": "checks.infra.controller:rabbitmq_cluster",
     "api_available": "checks.infra.controller:api_available",
     "keystone_token": "checks.infra.controller:keystone_token",
@@ -91,7 +96,7 @@ IMPLEMENTATIONS: dict[str, str] = {
 # which deployed component a check needs; a check whose component is not deployed is skipped
 NEEDS: dict[str, str] = {
     "chrony_synced": "chrony", "vip_single_holder": "keepalived", "haproxy_backends_up": "haproxy",
-    "galera_synced": "galera", "rabbitmq_cluster": "rabbitmq", "api_available": "keystone",
+    "galera_synced": "galera", "galera_quorum": "galera", "rabbitmq_cluster": "rabbitmq", "api_available": "keystone",
     "keystone_token": "clouds", "ceph_health_ok": "ceph-mon", "ceph_objects_intact": "ceph-osd",
 }
 

@@ -43,15 +43,38 @@ def haproxy_backends_up(lab: Lab, v: Verdict) -> None:
     v.figures["backends_down"] = down
 
 
+WSREP_STATUS = "mysql -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_%'\""
+
+
+def wsrep(stdout: str) -> dict[str, str]:
+    return dict(line.split("\t", 1) for line in stdout.splitlines() if "\t" in line)
+
+
+def galera_quorum(lab: Lab, v: Verdict) -> None:
+    """The controllers that are up are in a Primary component: a dead peer is tolerated,
+    lost quorum is not (two-node Galera without an arbitrator fails this when one dies)."""
+    up = lab.up(lab.controllers())
+    v.figures["controllers_up"] = up
+    if not up:
+        v.fail("no controller is up")
+    for node, out in zip(up, lab.each(up, WSREP_STATUS), strict=True):
+        status = wsrep(out.stdout)
+        if out.rc != 0:
+            v.fail(f"{node}: mysql: {out.stderr.strip()[:200]}")
+        elif status.get("wsrep_cluster_status") != "Primary":
+            v.fail(f"{node}: wsrep_cluster_status is {status.get('wsrep_cluster_status')}, not Primary: "
+                   f"the {status.get('wsrep_cluster_size', '?')} node(s) it sees have no quorum")
+
+
 def galera_synced(lab: Lab, v: Verdict) -> None:
     """Every controller: Primary component, Synced, cluster size = controllers (+ arbitrators)."""
     expected = len(lab.controllers()) + len(lab.inv.names("galera-arbitrator"))
     for node in lab.controllers():
-        out = lab.host(node).run("mysql -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_%'\"")
+        out = lab.host(node).run(WSREP_STATUS)
         if out.rc != 0:
             v.fail(f"{node}: mysql: {out.stderr.strip()[:200]}")
             continue
-        status = dict(line.split("\t", 1) for line in out.stdout.splitlines() if "\t" in line)
+        status = wsrep(out.stdout)
         size = int(status.get("wsrep_cluster_size", "0"))
         v.figures[f"{node}_cluster_size"] = size
         if status.get("wsrep_cluster_status") != "Primary":
@@ -99,9 +122,9 @@ def keystone_token(lab: Lab, v: Verdict) -> None:
     if out.rc != 0 or not token:
         v.fail(f"{node}: openstack token issue failed: {(out.stderr or out.stdout).strip()[-300:]}")
         return
-    down = [c for c in lab.controllers() if lab.host(c).run("true").rc == 255]
-    v.figures["controllers_down"] = down
-    for ctl in (c for c in lab.controllers() if c not in down):
+    up = lab.up(lab.controllers())
+    v.figures["controllers_down"] = [c for c in lab.controllers() if c not in up]
+    for ctl in up:
         ip = lab.inv.hosts[ctl].ip("mgmt")
         check = lab.host(node).run(
             f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 10 -H 'X-Auth-Token: {token}' "
