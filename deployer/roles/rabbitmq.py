@@ -70,10 +70,12 @@ class RabbitMQ(Component):
     def deploy(self, ctx: Context) -> None:
         ctls = self.hosts(ctx)
         changed: dict[str, bool] = {}
-        secrets = self.secrets(ctx)  # read here: Secrets is not safe to use from several threads
+        secrets = self.secrets(ctx)  # read once for every node
         ctx.parallel(ctls, lambda h: changed.__setitem__(h.name, self.configure(ctx, h, secrets)))
-        running = {h.name for h in ctls if ctx.t.run(h.name, ["systemctl", "is-active", "--quiet",
-                                                               "rabbitmq-server"], check=False).ok}
+        active: dict[str, bool] = {}
+        ctx.parallel(ctls, lambda h: active.__setitem__(h.name, ctx.t.run(
+            h.name, ["systemctl", "is-active", "--quiet", "rabbitmq-server"], check=False).ok))
+        running = {name for name, ok in active.items() if ok}
         # Stopped nodes start together (a clustered node waits for its peers at boot);
         # running nodes whose config changed restart one at a time (the cluster stays up).
         ctx.parallel([h for h in ctls if h.name not in running], lambda h: self.start(ctx, h, False))
@@ -88,8 +90,8 @@ class RabbitMQ(Component):
         for host in ctls[1:]:  # one at a time: two nodes joining at once race on the schema
             if nodename(host) not in members:
                 self.join(ctx, host, seed)
-        self.ensure_user(ctx, seed)
-        self.ensure_policy(ctx, seed)
+        # independent of each other, and each is a few rabbitmqctl VMs long: side by side
+        ctx.parallel([self.ensure_user, self.ensure_policy], lambda ensure: ensure(ctx, seed))
 
     @staticmethod
     def secrets(ctx: Context) -> dict[str, str]:

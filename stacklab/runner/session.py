@@ -29,7 +29,7 @@ from stacklab.runner.steps import Planned
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault, WaitStep
 
 CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
-CHECK_INTERVAL = 2.0
+CHECK_INTERVAL = 1.0  # between polls; a poll of the healthy suite itself takes 2-4 s
 FAIL_TIMEOUT = 60.0  # a fault's effect shows within seconds; a minute is generous
 PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines of a polled check
 
