@@ -118,7 +118,10 @@ def run_check(name: str, lab: Lab) -> Verdict:
         return verdict
     module, fn = IMPLEMENTATIONS[name].split(":")
     start = time.monotonic()
-    getattr(importlib.import_module(module), fn)(lab, verdict)
+    try:
+        getattr(importlib.import_module(module), fn)(lab, verdict)
+    except Exception as e:  # a check that breaks is a failed check with its reason, never a traceback
+        verdict.fail(f"the check itself failed: {type(e).__name__}: {str(e).strip()[:300]}")
     verdict.seconds = round(time.monotonic() - start, 2)
     return verdict
 

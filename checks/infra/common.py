@@ -38,8 +38,12 @@ def expected_units(lab: Lab) -> list[tuple[str, str]]:
 def services_active(lab: Lab, v: Verdict) -> None:
     """Every unit of every deployed component is active on every node that should run it."""
     units = expected_units(lab)
+    nodes = sorted({node for node, _ in units})
+    up = lab.up(nodes)
+    for node in (n for n in nodes if n not in up):
+        v.fail(f"{node}: the node does not answer (powered off?): none of its units can run")
     for node, unit in units:
-        if not lab.host(node).service(unit).is_running:
+        if node in up and not lab.host(node).service(unit).is_running:
             v.fail(f"{node}: {unit} is not running")
     v.figures["units_checked"] = len(units)
 

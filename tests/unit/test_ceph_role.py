@@ -91,3 +91,4 @@ def test_services_active_expects_each_ceph_instance(tmp_path: Path) -> None:
     assert not [u for n, u in units if n != "stor1" and u.startswith(("ceph-mon", "ceph-mgr"))]
     assert [u for n, u in units if n == "stor3" and u.startswith("ceph-osd")] == ["ceph-osd@4", "ceph-osd@5"]
     assert sum(u == "chrony" for _, u in units) == 5
+

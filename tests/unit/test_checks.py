@@ -1,0 +1,37 @@
+"""How checks are run and judged, without a lab."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.infra import base
+from deployer.inventory import Host, Inventory
+from deployer.model import Cloud
+
+
+def broken_check(lab: object, verdict: object) -> None:
+    raise AssertionError("Unexpected exit code 255 for uname -s")
+
+
+def tiny_lab() -> base.Lab:
+    inv = Inventory("demo", {"ctl1": Host("ctl1", ("controller",), {"mgmt": "10.20.0.11/24"})},
+                    vip="10.20.0.5", vip_prefix=24)
+    return base.Lab("demo", inv, {"chrony"}, Cloud.model_validate({}))
+
+
+def test_a_check_that_raises_is_a_failed_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(base.IMPLEMENTATIONS, "broken", f"{__name__}:broken_check")
+    verdict = base.run_check("broken", tiny_lab())
+    assert not verdict.ok
+    assert verdict.problems == ["the check itself failed: AssertionError: Unexpected exit code 255 for uname -s"]
+
+
+def test_a_check_whose_component_is_not_deployed_is_skipped() -> None:
+    verdict = base.run_check("galera_synced", tiny_lab())
+    assert verdict.ok and verdict.skipped == "galera is not deployed on this lab"
+
+
+def test_checks_run_together_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(base.IMPLEMENTATIONS, "broken", f"{__name__}:broken_check")
+    names = ["galera_synced", "broken", "rabbitmq_cluster"]
+    assert [v.name for v in base.run_checks(names, tiny_lab())] == names
