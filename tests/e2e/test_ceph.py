@@ -15,6 +15,7 @@ import pytest
 
 from checks import ceph
 from checks.infra.base import open_lab, run_check
+from checks.infra.common import expected_units
 from deployer.deploy import deploy
 from lab import faults
 from lab.faultspec import PowerOff
@@ -55,11 +56,14 @@ def healed(storage: str) -> Iterator[str]:
                              what="every OSD up and every PG active+clean after heal")
 
 
-@pytest.mark.parametrize("check", ["ceph_health_ok", "ceph_objects_intact"])
+@pytest.mark.parametrize("check", ["ceph_health_ok", "ceph_objects_intact", "services_active"])
 def test_health_check_passes(storage: str, check: str) -> None:
     verdict = run_check(check, open_lab(storage))
     assert not verdict.skipped, verdict.skipped
     assert verdict.ok, verdict.problems
+    if check == "services_active":  # Ceph's per-instance units are among those it found running
+        units = {unit for _, unit in expected_units(open_lab(storage))}
+        assert {"ceph-mon@stor1", "ceph-mgr@stor1", "ceph-osd@0", "ceph-osd@1", "ceph-osd@2"} <= units, units
 
 
 def test_redeploy_changes_nothing(storage: str) -> None:
@@ -85,6 +89,8 @@ def test_one_osd_node_down_degrades_then_recovers(healed: str) -> None:
     degraded = ceph.read_back(lab, manifest)
     assert degraded.intact, (degraded.missing, degraded.mismatched, degraded.errors)
     assert not ceph.writes_blocked(lab, timeout=10).blocked  # size 3, min_size 2: 2 copies suffice
+    services = run_check("services_active", open_lab(lab))
+    assert any(p.startswith("stor2: the node does not answer") for p in services.problems), services.problems
 
     faults.heal(lab)
     h, _ = ceph.wait_for_health(lab, lambda h: h.clean and h.up == h.osds and h.status == "HEALTH_OK",

@@ -30,7 +30,8 @@ def control(control_lab: str) -> str:
 
 
 @pytest.mark.parametrize("check", ["services_active", "chrony_synced", "vip_single_holder", "haproxy_backends_up",
-                                   "galera_synced", "rabbitmq_cluster", "api_available", "keystone_token"])
+                                   "galera_synced", "galera_quorum", "rabbitmq_cluster", "api_available",
+                                   "keystone_token"])
 def test_health_check_passes(control: str, check: str) -> None:
     verdict = run_check(check, open_lab(control))
     assert not verdict.skipped, verdict.skipped
