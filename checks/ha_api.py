@@ -1,12 +1,16 @@
 """API probe: a bounded stream of Keystone token requests through the VIP over TLS,
-from a lab node, one request in flight; the time series and its reliability metrics.
+from a lab node; the time series and its reliability metrics.
 
 Credentials and the CA path come from the probe node's ``/etc/openstack/clouds.yaml``
 (cloud ``stacklab``, the admin); they reach the node in a 0600 config file, never in
 argv. Each request has a fresh TLS connection, 0.8 s to connect (TCP + TLS: a
 dead frontend is an error within that, so downtime is resolved to ≈ 1 s instead of
-one request hanging) and 5 s per socket operation after that; requests start at most
-every ``interval`` s (0.1: ≤ 10 per second).
+one request hanging) and 5 s per socket operation after that. Requests start every
+``interval`` s (0.25: 4 per second) in an open loop, up to ``concurrency`` (4) in
+flight: a request caught in flight by a dead VIP holder hangs until its timeout, and the
+ones sent after it still measure when the API answers again. The bound matters: a token
+costs Keystone ≈ 0.2 s of CPU (password hashing), so an unbounded stream at 10 per
+second would overload a 2-core host and measure its own overload.
 
 Metrics (definitions in ``checks.ha_metrics``): ``api_downtime_s``, ``api_error_rate``,
 ``api_latency_p95_s`` (successful requests), and ``api_mttr_s`` when a fault time was
@@ -86,6 +90,7 @@ class ApiResult:
         if self.fault_t is not None:
             out["api_baseline_latency_s"] = rounded(baseline(self.samples, self.fault_t), 4)
             if self.errors:
+                out["api_longest_failed_request_s"] = rounded(max(s.lat for s in self.errors))
                 out["api_first_error_after_fault_s"] = rounded(self.errors[0].t - self.fault_t)
                 out["api_last_error_end_after_fault_s"] = rounded(max(s.end for s in self.errors) - self.fault_t)
         return out
@@ -100,13 +105,12 @@ class ApiProbe:
     """Start/stop the in-node token prober; ``result`` holds the outcome after ``stop``."""
 
     def __init__(self, lab: str, node: str | None = None, *, timeout: float = 5.0, connect_timeout: float = 0.8,
-                 interval: float = 0.1, seconds: float = 300, max_requests: int = 10_000,
+                 interval: float = 0.25, concurrency: int = 4, seconds: float = 300, max_requests: int = 10_000,
                  avoid: tuple[str, ...] = ()) -> None:
         self.lab = lab
         self.node = node or prober(lab, avoid)
         config = {**credentials(lab, self.node), "timeout": timeout, "connect_timeout": connect_timeout,
-                  "interval": interval,
-                  "max_samples": max_requests}
+                  "interval": interval, "concurrency": concurrency, "max_samples": max_requests}
         self.probe = NodeProbe(lab, self.node, "api", config, seconds)
         self.fault_t: float | None = None
         self.result: ApiResult | None = None

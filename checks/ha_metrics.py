@@ -7,8 +7,10 @@ Definitions (OpenStack performance-docs reliability metrics, made precise):
 
 - outage (``vip_failover_s``): first miss sent → first answer after the last miss
   (that answer's arrival). None when no answer followed the last miss.
-- downtime (``api_downtime_s``): first failed request sent → last failed request
-  ended, so one request timing out after 5 s is 5 s of downtime; 0 without errors.
+- downtime (``api_downtime_s``): first failed request sent → last failed request sent,
+  on an open-loop stream (a request every 0.25 s): how long new requests failed. A
+  request hung until its client timeout does not stretch it (that time is the figure
+  ``api_longest_failed_request_s``); 0 without errors or with a single one.
 - MTTR (``api_mttr_s``): fault → start of the first run of ``hold`` consecutive good
   requests among those that ended after the fault (a request in flight when the fault
   hit saw it), good = succeeded within ``factor`` × the median latency of the requests
@@ -92,11 +94,9 @@ def windows(samples: Sequence[Sample]) -> list[Window]:
 
 
 def downtime(samples: Sequence[Sample]) -> float:
-    """First failed request sent → last failed request ended; 0.0 without failures."""
-    failed = [s for s in samples if not s.ok]
-    if not failed:
-        return 0.0
-    return max(s.end for s in failed) - min(s.t for s in failed)
+    """First failed request sent → last failed request sent; 0.0 without failures."""
+    failed = [s.t for s in samples if not s.ok]
+    return max(failed) - min(failed) if failed else 0.0
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -1,4 +1,9 @@
-"""In-node Keystone probe: POST /v3/auth/tokens through the VIP over TLS, one at a time.
+"""In-node Keystone probe: POST /v3/auth/tokens through the VIP over TLS, open loop.
+
+A request starts every ``interval`` s whether or not the earlier ones have answered
+(at most ``concurrency`` in flight), as independent clients would send them: a request
+hung until its timeout does not hide the ones after it. ``concurrency`` 1 is a closed
+loop, one request after the other (load steps use it with interval 0).
 
 Every request opens a fresh TLS connection (as a new CLI invocation would), so a VIP
 move or a dead backend shows at once instead of on a stale keep-alive connection.
@@ -13,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,12 +67,27 @@ def main() -> None:
     cfg = run.cfg
     tls = ssl.create_default_context(cafile=cfg["cacert"])
     body = token_body(cfg)
+    slots = threading.BoundedSemaphore(int(cfg.get("concurrency", 1)))
+    workers: list[threading.Thread] = []
+
+    def request() -> None:
+        try:
+            run.emit(one_request(cfg, tls, body))
+        finally:
+            slots.release()
+
     try:
         while run.go():
-            sample = one_request(cfg, tls, body)
-            run.emit(sample)
-            run.pause(float(cfg["interval"]) - sample["lat"])
+            started = time.monotonic()
+            if not slots.acquire(timeout=0.5):  # all in flight: look at the stop file again
+                continue
+            worker = threading.Thread(target=request, daemon=True)
+            worker.start()
+            workers = [w for w in workers if w.is_alive()] + [worker]
+            run.pause(float(cfg["interval"]) - (time.monotonic() - started))
     finally:
+        for worker in workers:  # bounded: every request ends within its own timeouts
+            worker.join(float(cfg["connect_timeout"]) + 2 * float(cfg["timeout"]))
         run.end()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ class Run:
         self.count = 0
         self._stop = os.path.join(self.dir, "stop")
         self._out = open(os.path.join(self.dir, "samples.jsonl"), "a", buffering=1)  # noqa: SIM115
+        self._lock = threading.Lock()  # probes with requests in flight emit from several threads
         self.event("start", pid=os.getpid())
 
     def why_not(self) -> str:
@@ -50,12 +52,16 @@ class Run:
 
     def emit(self, sample: dict[str, Any]) -> None:
         """Append one sample (a line: the host may read the file while we write)."""
-        self.count += 1
-        self._out.write(json.dumps(sample, separators=(",", ":")) + "\n")
+        with self._lock:
+            if self._out.closed:  # a request that outlived the run: its end line is written
+                return
+            self.count += 1
+            self._out.write(json.dumps(sample, separators=(",", ":")) + "\n")
 
     def event(self, name: str, **fields: Any) -> None:
         """A line that is not a sample: start, end, or a probe-specific fact."""
-        self._out.write(json.dumps({"ev": name, "t": time.monotonic(), **fields}) + "\n")
+        with self._lock:
+            self._out.write(json.dumps({"ev": name, "t": time.monotonic(), **fields}) + "\n")
 
     def pause(self, seconds: float) -> None:
         """Pace the loop, but never past the deadline and never deaf to the stop file."""
@@ -65,7 +71,8 @@ class Run:
 
     def end(self) -> None:
         self.event("end", reason=self.why_not() or "done", samples=self.count)
-        self._out.close()
+        with self._lock:
+            self._out.close()
 
 
 def error_text(exc: BaseException) -> str:

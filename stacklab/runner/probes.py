@@ -143,7 +143,7 @@ class ProbeSet:
         """Keystone load: ``users`` token streams from a lab node; waits unless background."""
         from checks.ha_api import ApiProbe
 
-        probes = [ApiProbe(self.run.lab, spec.node, seconds=spec.run_time + 30, interval=0.0).start()
+        probes = [ApiProbe(self.run.lab, spec.node, seconds=spec.run_time + 30, interval=0.0, concurrency=1).start()
                   for _ in range(spec.users)]
         self.loads.append((spec, probes, time.monotonic()))
         if not spec.background:
