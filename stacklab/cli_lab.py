@@ -140,6 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--junitxml={out / 'junit.xml'}", "--runs-dir", args.runs_dir, "--lab-backend", args.backend]
     argv += ["--keep"] if args.keep else []
     argv += ["--reuse"] if args.reuse else []
+    argv += ["--lab-name", args.lab] if args.lab else []
     argv += ["-x"] if args.exitfirst else []
     code = pytest.main(argv)
     return 0 if code == 0 else 1
@@ -267,6 +268,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--backend", default="lxc", choices=sorted(engine.BACKENDS))
     p.add_argument("--keep", action="store_true", help="leave the lab up afterwards (for stacklab shell)")
     p.add_argument("--reuse", action="store_true", help="use a lab already up with the same topology")
+    p.add_argument("--lab", help="the lab to build, or with --reuse the one to reuse (default: any that fits)")
     p.add_argument("--runs-dir", default="runs", help="results folder (default: runs/)")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failed step")
     p.set_defaults(func=cmd_run)

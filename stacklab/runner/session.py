@@ -86,9 +86,10 @@ class ScenarioRun:
         want = engine.topology_hash(self.topo)
         reusable = [name for name in sorted(labstate.labs_with_state())
                     if (st := labstate.load(name)) and st.phase == "up" and st.topology_hash == want]
+        if self.opts.lab_name:  # a named lab: that one, reused if it fits, else built
+            reusable = [n for n in reusable if n == self.opts.lab_name]
         if self.opts.reuse and reusable:
-            # a named lab wins when it fits; otherwise any lab of the same topology will do
-            self.lab = self.opts.lab_name if self.opts.lab_name in reusable else reusable[0]
+            self.lab = reusable[0]
             self.say(f"reusing lab {self.lab} (same topology, hash {want})")
         else:
             self.lab = self.opts.lab_name or f"{(self.scn.lab or self.scn.name)[:10]}-{self.seed % 10000:04d}"

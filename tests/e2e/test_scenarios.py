@@ -23,8 +23,10 @@ DETECTORS = {
 }
 
 
-def run(scenario: Path, runs: Path, reuse: bool = True) -> tuple[int, dict]:
-    proc = cli("run", str(scenario), "--runs-dir", str(runs), *(["--reuse"] if reuse else []), timeout=1200)
+def run(scenario: Path, runs: Path, lab: str | None = None) -> tuple[int, dict]:
+    """``stacklab run``: on ``lab`` (reused; it must be up with the scenario's topology) or a new lab."""
+    reuse = ["--reuse", "--lab", lab] if lab else []
+    proc = cli("run", str(scenario), "--runs-dir", str(runs), *reuse, timeout=1200)
     results = sorted(runs.glob("*/result.json"))
     assert results, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.returncode, json.loads(results[-1].read_text())
@@ -32,7 +34,7 @@ def run(scenario: Path, runs: Path, reuse: bool = True) -> tuple[int, dict]:
 
 @pytest.mark.parametrize("name", ON_CONTROL)
 def test_scenario_passes_its_expectations(control_lab: str, name: str, tmp_path: Path) -> None:
-    code, result = run(ROOT / "scenarios" / f"{name}.yaml", tmp_path)
+    code, result = run(ROOT / "scenarios" / f"{name}.yaml", tmp_path, control_lab)
     failed = [(s["label"], s["detail"]) for s in result["steps"] if s["status"] != "passed"]
     assert (code, failed) == (0, []), failed
     assert result["lab"] == control_lab and result["verdict"] == "passed"
@@ -51,7 +53,7 @@ def without_fault(name: str, dest: Path) -> Path:
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, tmp_path: Path) -> None:
-    code, result = run(without_fault(name, tmp_path), tmp_path / "runs")
+    code, result = run(without_fault(name, tmp_path), tmp_path / "runs", control_lab)
     failed = {s["label"] for s in result["steps"] if s["status"] != "passed"}
     assert code == 1
     assert failed == DETECTORS[name], [(s["label"], s["status"], s["detail"]) for s in result["steps"]]
@@ -61,7 +63,7 @@ def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, 
 def test_scenario_on_its_own_lab(name: str, tmp_path: Path) -> None:
     """Scenarios whose lab is not `control` build theirs, run, and take it down again."""
     require_lxc()
-    code, result = run(ROOT / "scenarios" / f"{name}.yaml", tmp_path, reuse=False)
+    code, result = run(ROOT / "scenarios" / f"{name}.yaml", tmp_path)
     failed = [(s["label"], s["detail"]) for s in result["steps"] if s["status"] != "passed"]
     assert (code, failed) == (0, []), failed
     assert result["lab_created"] and leftovers(result["lab"]) == []
