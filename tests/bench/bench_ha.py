@@ -10,15 +10,17 @@ come from the same in-node probes the scenarios judge with.
 
 ``--lab`` measures on a lab that is already up with the control topology (it is
 re-deployed with each keepalived setting and left up); otherwise a lab is created and
-removed at the end.
+removed at the end. Every trial's result.json goes under ``runs/bench-ha-<time>/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from deployer.catalog import image_packages
 from deployer.model import Cloud
 from lab import engine
 from lab.model import Topology
+from stacklab.runner.report import write_results
 from stacklab.runner.session import Options, ScenarioRun
 from stacklab.runner.steps import plan
 from stacklab.scenario import Scenario
@@ -67,6 +70,9 @@ def trial(lab: str, topo: Topology, cloud: Cloud, fault: str, runs_dir: Path) ->
         for planned in plan(scn):
             run.run(planned)
     finally:
+        if run.ready:  # result.json per trial: an outlier can be looked into afterwards
+            with contextlib.redirect_stdout(io.StringIO()):
+                write_results(run)
         run.finish()
     if run.lab != lab:
         raise SystemExit(f"the runner picked lab {run.lab}, not {lab}")
@@ -105,27 +111,27 @@ def main() -> None:
     v3 = cloud.model_copy(update={"keepalived": cloud.keepalived.model_copy(
         update={"vrrp_version": 3, "advert_int": 0.1})})
     try:
-        with tempfile.TemporaryDirectory(prefix="stacklab-bench-") as tmp:
-            runs = Path(tmp)
-            v2_off = [trial(lab, topo, cloud, "power_off", runs) for _ in range(args.trials)]
-            series("VIP failover, VRRPv2 advert_int 1, holder powered off", v2_off, "vip_failover_s", "s",
-                   TARGETS["vip_v2_s"])
-            ks = [trial(lab, topo, cloud, "keystone_stop", runs) for _ in range(args.others)]
-            frz = [trial(lab, topo, cloud, "freeze", runs) for _ in range(args.others)]
-            for label, results in (("power-off", v2_off), ("Keystone stop", ks), ("freeze 20 s", frz)):
-                series(f"API downtime, {label} of the VIP holder", results, "api_downtime_s", "s",
-                       TARGETS["api_downtime_s"])
-                series(f"API MTTR, {label}", results, "api_mttr_s", "s")
-                series(f"API error rate, {label}", results, "api_error_rate", "ratio")
-            v3_off = [trial(lab, topo, v3, "power_off", runs) for _ in range(args.trials)]
-            series("VIP failover, VRRPv3 advert_int 0.1, holder powered off", v3_off, "vip_failover_s", "s")
-            series("API downtime, power-off, VRRPv3 advert_int 0.1", v3_off, "api_downtime_s", "s")
-            series("API MTTR, power-off, VRRPv3 advert_int 0.1", v3_off, "api_mttr_s", "s")
-            a, b = median([r["vip_failover_s"] for r in v2_off]), median([r["vip_failover_s"] for r in v3_off])
-            if a and b:
-                print(f"  ratio VIP failover v2/advert 1 : v3/advert 0.1 = {a / b:.1f}x")
-            steps = [r["steps_s"] for r in v2_off + ks + frz + v3_off]
-            row(f"one trial, healthy to healthy (median of {len(steps)})", statistics.median(steps), "s")
+        runs = ROOT / "runs" / time.strftime("bench-ha-%Y%m%d-%H%M%S")
+        v2_off = [trial(lab, topo, cloud, "power_off", runs) for _ in range(args.trials)]
+        series("VIP failover, VRRPv2 advert_int 1, holder powered off", v2_off, "vip_failover_s", "s",
+               TARGETS["vip_v2_s"])
+        ks = [trial(lab, topo, cloud, "keystone_stop", runs) for _ in range(args.others)]
+        frz = [trial(lab, topo, cloud, "freeze", runs) for _ in range(args.others)]
+        for label, results in (("power-off", v2_off), ("Keystone stop", ks), ("freeze 20 s", frz)):
+            series(f"API downtime, {label} of the VIP holder", results, "api_downtime_s", "s",
+                   TARGETS["api_downtime_s"])
+            series(f"API MTTR, {label}", results, "api_mttr_s", "s")
+            series(f"API error rate, {label}", results, "api_error_rate", "ratio")
+        v3_off = [trial(lab, topo, v3, "power_off", runs) for _ in range(args.trials)]
+        series("VIP failover, VRRPv3 advert_int 0.1, holder powered off", v3_off, "vip_failover_s", "s")
+        series("API downtime, power-off, VRRPv3 advert_int 0.1", v3_off, "api_downtime_s", "s")
+        series("API MTTR, power-off, VRRPv3 advert_int 0.1", v3_off, "api_mttr_s", "s")
+        a, b = median([r["vip_failover_s"] for r in v2_off]), median([r["vip_failover_s"] for r in v3_off])
+        if a and b:
+            print(f"  ratio VIP failover v2/advert 1 : v3/advert 0.1 = {a / b:.1f}x")
+        steps = [r["steps_s"] for r in v2_off + ks + frz + v3_off]
+        row(f"one trial, healthy to healthy (median of {len(steps)})", statistics.median(steps), "s")
+        print(f"  each trial's result.json: {runs}/")
     finally:
         if args.lab:
             print(f"  lab {lab} left up, re-deployed with VRRPv3 advert_int 0.1: "
