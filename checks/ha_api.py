@@ -28,7 +28,6 @@ Example::
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import yaml
 
 from checks.ha_metrics import Sample, baseline, downtime, mttr, percentile, rounded
-from checks.ha_run import NodeProbe, events, prober, samples, wait_until
+from checks.ha_run import NodeProbe, ProbeClient, prober, samples, wait_until
 from lab import engine
 from lab.errors import LabError
 
@@ -101,7 +100,7 @@ def _kind(s: Sample) -> str:
     return f"HTTP {s.status}" if s.status else (s.err or "?").split(":")[0]
 
 
-class ApiProbe:
+class ApiProbe(ProbeClient):
     """Start/stop the in-node token prober; ``result`` holds the outcome after ``stop``."""
 
     def __init__(self, lab: str, node: str | None = None, *, timeout: float = 5.0, connect_timeout: float = 0.8,
@@ -112,16 +111,7 @@ class ApiProbe:
         config = {**credentials(lab, self.node), "timeout": timeout, "connect_timeout": connect_timeout,
                   "interval": interval, "concurrency": concurrency, "max_samples": max_requests}
         self.probe = NodeProbe(lab, self.node, "api", config, seconds)
-        self.fault_t: float | None = None
         self.result: ApiResult | None = None
-
-    def start(self) -> ApiProbe:
-        self.probe.start()
-        return self
-
-    def mark_fault(self, t: float | None = None) -> None:
-        """Record the fault time (host CLOCK_MONOTONIC; default now)."""
-        self.fault_t = time.monotonic() if t is None else t
 
     def current(self) -> list[Sample]:
         return to_samples(self.probe.read())
@@ -145,17 +135,8 @@ class ApiProbe:
         if self.result is not None:
             return self.result
         lines = self.probe.stop()
-        problems = [f"probe ended without an end line; journal:\n{self.probe.log}"] if self.probe.log else []
-        problems += [f"{e}" for e in events(lines, "error")]
-        self.result = ApiResult(self.node, to_samples(lines), self.fault_t, problems=problems)
+        self.result = ApiResult(self.node, to_samples(lines), self.fault_t, problems=self.probe.problems())
         return self.result
-
-    def __enter__(self) -> ApiProbe:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.result is None:
-            self.stop()
 
 
 def to_samples(lines: list[dict[str, Any]]) -> list[Sample]:

@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from functools import partial
 from typing import Any
 
 from checks.ha_metrics import Sample, longest_gap, rounded
-from checks.ha_run import NodeProbe, events, node_states, prober, samples, wait_until
+from checks.ha_run import NodeProbe, ProbeClient, node_states, prober, samples, wait_until
 from checks.infra.base import open_lab
 from deployer.deploy import context, deployed_cloud
 from deployer.roles.galera_sql import APP_DB, APP_USER, parse_status
@@ -108,7 +107,7 @@ class GaleraReport:
                 "galera_lost_per_node": {n: len(s) for n, s in self.lost().items()}}
 
 
-class GaleraWriter:
+class GaleraWriter(ProbeClient):
     """Start/stop the in-node writer, then ``verify`` on every controller."""
 
     def __init__(self, lab: str, node: str | None = None, *, interval: float = 0.02, timeout: float = 2.0,
@@ -123,15 +122,6 @@ class GaleraWriter:
                   "max_samples": max_writes}
         self.probe = NodeProbe(lab, self.node, "galera_writer", config, seconds)
         self.lines: list[dict[str, Any]] = []
-        self.fault_t: float | None = None
-
-    def mark_fault(self, t: float | None = None) -> None:
-        """Record the fault time (host CLOCK_MONOTONIC; default now): figures count from it."""
-        self.fault_t = time.monotonic() if t is None else t
-
-    def start(self) -> GaleraWriter:
-        self.probe.start()
-        return self
 
     def acked_so_far(self) -> int:
         return sum(1 for s in samples(self.probe.read(), "w") if s["ok"])
@@ -154,8 +144,7 @@ class GaleraWriter:
             wait_until(f"Galera on {node} Synced in a Primary component", partial(synced, self.lab, node),
                        timeout, 0.5)
         rows = {n: self.read_rows(n) for n in self.controllers}
-        problems = [f"writer ended without an end line; journal:\n{self.probe.log}"] if self.probe.log else []
-        problems += [str(e) for e in events(self.lines, "error")]
+        problems = self.probe.problems("writer")
         if drop:
             mysql(self.lab, self.controllers[0], f"DROP TABLE IF EXISTS {self.table}")
         return GaleraReport(to_samples(self.lines), rows, self.table, problems, self.fault_t)
@@ -165,12 +154,6 @@ class GaleraWriter:
         # it has received, so a node still catching up is not taken for one that lost rows.
         out = mysql(self.lab, node, f"SET SESSION wsrep_sync_wait=1; SELECT seq FROM {self.table} ORDER BY seq;")
         return [int(line) for line in out.split()]
-
-    def __enter__(self) -> GaleraWriter:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()  # verify is the caller's, after heal
 
     def stop_and_verify(self, timeout: float = 180) -> GaleraReport:
         self.stop()

@@ -26,7 +26,7 @@ from typing import Any
 
 from checks.ha_galera import secret
 from checks.ha_metrics import Sample, longest_gap, rounded
-from checks.ha_run import NodeProbe, events, prober, samples, wait_until
+from checks.ha_run import NodeProbe, ProbeClient, events, prober, samples, wait_until
 from checks.infra.base import open_lab
 
 
@@ -60,7 +60,7 @@ class RabbitReport:
                 "rabbit_brokers_used": dict(Counter(s.node for s in self.published if s.ok))}
 
 
-class RabbitChecker:
+class RabbitChecker(ProbeClient):
     """Start/stop the in-node publisher, then ``verify`` by draining the queue."""
 
     def __init__(self, lab: str, node: str | None = None, *, count: int = 1000, interval: float = 0.05,
@@ -78,10 +78,6 @@ class RabbitChecker:
                   "max_samples": count * 20}  # connect failures are lines too
         self.probe = NodeProbe(lab, self.node, "rabbit", config, seconds)
         self.lines: list[dict[str, Any]] = []
-
-    def start(self) -> RabbitChecker:
-        self.probe.start()
-        return self
 
     def confirmed_so_far(self) -> int:
         return sum(1 for s in samples(self.probe.read(), "pub") if s["ok"])
@@ -109,17 +105,9 @@ class RabbitChecker:
         finally:
             lines = drain.stop()
         done = events(lines, "drained")
-        problems = [str(e) for e in events(self.lines, "error") + events(lines, "error")]
-        if drain.log:
-            problems.append(f"drain ended without an end line; journal:\n{drain.log}")
+        problems = self.probe.problems("publisher") + drain.problems("drain")
         found = [int(s["seq"]) for s in lines if s.get("k") == "msg"]
         return RabbitReport(to_samples(self.lines), found, done[0]["node"] if done else "", problems)
-
-    def __enter__(self) -> RabbitChecker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()  # verify is the caller's, after heal
 
     def stop_and_verify(self, timeout: float = 120) -> RabbitReport:
         self.stop()

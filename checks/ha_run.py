@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from checks.probes import COMMON, source
 from lab import engine
@@ -167,6 +167,37 @@ class NodeProbe:
         self._run(["rm", "-rf", self.dir], "cleanup")
         self.lines = lines
         return lines
+
+    def problems(self, what: str = "probe") -> list[str]:
+        """After ``stop``: why the run is suspect (no end line, with the unit's journal; error events)."""
+        out = [f"{what} ended without an end line; journal:\n{self.log}"] if self.log else []
+        return out + [str(e) for e in events(self.lines or [], "error")]
+
+
+class ProbeClient:
+    """The host side every probe shares: its ``NodeProbe``, start, the fault time, ``with``.
+
+    A subclass sets ``self.probe`` in ``__init__`` and implements an idempotent ``stop``."""
+
+    probe: NodeProbe
+    fault_t: float | None = None
+
+    def start(self) -> Self:
+        self.probe.start()
+        return self
+
+    def mark_fault(self, t: float | None = None) -> None:
+        """Record the fault time (host CLOCK_MONOTONIC; default now)."""
+        self.fault_t = time.monotonic() if t is None else t
+
+    def stop(self) -> Any:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def samples(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

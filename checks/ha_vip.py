@@ -27,12 +27,11 @@ Example::
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from checks.ha_metrics import Sample, Window, outage, rounded, windows
-from checks.ha_run import NodeProbe, events, node_states, prober, samples, wait_until
+from checks.ha_run import NodeProbe, ProbeClient, node_states, prober, samples, wait_until
 from checks.infra.base import open_lab
 from lab import engine
 
@@ -110,7 +109,7 @@ def to_samples(lines: list[dict[str, Any]], kind: str) -> list[Sample]:
     return [Sample(kind, s["t"], s["ok"], s["lat"], s.get("err")) for s in samples(lines, kind)]
 
 
-class VipProbe:
+class VipProbe(ProbeClient):
     """Start/stop the in-node VIP prober; ``result`` holds the outcome after ``stop``."""
 
     def __init__(self, lab: str, node: str | None = None, *, port: int = 5000, interval: float = 0.02,
@@ -123,16 +122,7 @@ class VipProbe:
                   "tls": tls, "max_samples": int(seconds / interval * 2) + 100}
         self.port, self.interval, self.tls = port, interval, tls
         self.probe = NodeProbe(lab, self.node, "vip", config, seconds)
-        self.fault_t: float | None = None
         self.result: VipResult | None = None
-
-    def start(self) -> VipProbe:
-        self.probe.start()
-        return self
-
-    def mark_fault(self, t: float | None = None) -> None:
-        """Record the fault time (host CLOCK_MONOTONIC; default now)."""
-        self.fault_t = time.monotonic() if t is None else t
 
     def wait_samples(self, count: int, timeout: float = 30) -> None:
         """Until ``count`` TCP samples exist (e.g. a baseline before the fault)."""
@@ -154,16 +144,7 @@ class VipProbe:
         if self.result is not None:
             return self.result
         lines = self.probe.stop()
-        problems = [f"probe ended without an end line; journal:\n{self.probe.log}"] if self.probe.log else []
-        problems += [f"{e['ev']}: {e}" for e in events(lines, "error")]
         self.result = VipResult(self.node, self.vip, self.port, self.interval,
                                 to_samples(lines, "tcp") + to_samples(lines, "icmp"), self.holders_before,
-                                vip_holders(self.lab), self.fault_t, problems, self.tls)
+                                vip_holders(self.lab), self.fault_t, self.probe.problems(), self.tls)
         return self.result
-
-    def __enter__(self) -> VipProbe:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.result is None:
-            self.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from checks.haproxy_watch import HaproxyWatch
@@ -95,43 +96,33 @@ class ProbeSet:
         return self.metrics.get(name)
 
     def _vip(self) -> None:
-        probe = self.live.pop("vip", None)
-        if probe is None:
-            return
-        if probe.fault_t is not None:
-            try:
-                probe.wait_recovered(RECOVERY_TIMEOUT)
-            except LabError as e:  # no outage, or one longer than the timeout: the samples say which
-                self.figures["vip_wait"] = str(e)
-        result = probe.stop()
-        self.metrics.update(result.metrics())
-        self.figures["vip"] = result.figures()
+        self._judge("vip", lambda p: p.fault_t is not None and p.wait_recovered(RECOVERY_TIMEOUT))
 
     def _api(self) -> None:
-        probe = self.live.pop("api", None)
-        if probe is None:
-            return
-        try:
-            probe.wait_healthy(RECOVERY_TIMEOUT)
-        except LabError as e:
-            self.figures["api_wait"] = str(e)
-        result = probe.stop()
-        self.metrics.update(result.metrics())
-        self.figures["api"] = result.figures()
+        self._judge("api", lambda p: p.wait_healthy(RECOVERY_TIMEOUT))
 
     def _galera(self) -> None:
-        writer = self.live.pop("galera", None)
-        if writer is not None:
-            report = writer.stop_and_verify()
-            self.metrics.update(report.metrics())
-            self.figures["galera"] = report.figures()
+        self._judge("galera")
 
     def _rabbit(self) -> None:
-        checker = self.live.pop("rabbit", None)
-        if checker is not None:
-            report = checker.stop_and_verify()
-            self.metrics.update(report.metrics())
-            self.figures["rabbit"] = report.figures()
+        self._judge("rabbit")
+
+    def _judge(self, family: str, settle: Callable[[Any], object] | None = None) -> None:
+        """Stop a live probe and keep its metrics and figures. A timing probe first waits
+        (bounded) for the outage to end; a data checker verifies instead (after heal)."""
+        probe = self.live.pop(family, None)
+        if probe is None:
+            return
+        if settle is None:
+            result = probe.stop_and_verify()
+        else:
+            try:
+                settle(probe)
+            except LabError as e:  # no outage, or one longer than the timeout: the samples say which
+                self.figures[f"{family}_wait"] = str(e)
+            result = probe.stop()
+        self.metrics.update(result.metrics())
+        self.figures[family] = result.figures()
 
     def _haproxy(self) -> None:
         results = [w.result() for w in self.watches]
