@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import testinfra.host
 
@@ -66,8 +66,7 @@ class Lab:
 
     def each(self, nodes: list[str], command: str) -> list[Any]:
         """Run ``command`` on every node at once; testinfra CommandResults in node order."""
-        with ThreadPoolExecutor(max_workers=len(nodes) or 1, thread_name_prefix="node") as pool:
-            return list(pool.map(lambda node: self.host(node).run(command), nodes))
+        return side_by_side(lambda node: self.host(node).run(command), nodes)
 
     def prober(self) -> str:
         """A node to probe from: a client or other non-controller node when there is one."""
@@ -77,6 +76,8 @@ class Lab:
 
 
 Check = Callable[[Lab, Verdict], None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 # check name -> "module:function"; the names are those of checks.catalog.CHECKS
 IMPLEMENTATIONS: dict[str, str] = {
@@ -131,8 +132,13 @@ def run_checks(names: list[str], lab: Lab) -> list[Verdict]:
 
     A healthy-suite poll takes as long as its slowest check instead of the sum of all,
     which is what makes a scenario notice a converged cluster seconds sooner."""
-    with ThreadPoolExecutor(max_workers=len(names) or 1, thread_name_prefix="check") as pool:
-        return list(pool.map(lambda name: run_check(name, lab), names))
+    return side_by_side(lambda name: run_check(name, lab), names)
+
+
+def side_by_side(fn: Callable[[T], R], items: list[T]) -> list[R]:
+    """``fn`` on every item at once (one thread each: the work waits on the nodes); results in order."""
+    with ThreadPoolExecutor(max_workers=len(items) or 1) as pool:
+        return list(pool.map(fn, items))
 
 
 def healthy(lab: Lab) -> list[Verdict]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from checks.infra.base import Lab, Verdict
-from deployer.roles.ceph_osd import osd_ids
+from deployer.roles.ceph_common import mons_of
+from deployer.roles.ceph_osd import osd_layout
 
 # component -> (systemd unit, roles whose nodes run it; empty = every node)
 UNITS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -25,13 +26,10 @@ def expected_units(lab: Lab) -> list[tuple[str, str]]:
     """(node, unit) for every unit the deployed components run, Ceph's instances included."""
     units = [(node, unit) for component, (unit, roles) in UNITS.items() if component in lab.deployed
              for node, h in lab.inv.hosts.items() if not roles or set(roles) & set(h.roles)]
-    if "ceph-mon" in lab.deployed:  # a mon and a mgr on the first cloud.ceph.mons ceph-mon nodes
-        units += [(n, f"ceph-{d}@{n}") for n in lab.inv.names("ceph-mon")[: lab.cloud.ceph.mons]
-                  for d in ("mon", "mgr")]
+    if "ceph-mon" in lab.deployed:  # the deployer's own placement of mons and OSD ids
+        units += [(h.name, f"ceph-{d}@{h.name}") for h in mons_of(lab.inv, lab.cloud) for d in ("mon", "mgr")]
     if "ceph-osd" in lab.deployed:
-        per_node = lab.cloud.ceph.osds_per_node
-        units += [(n, f"ceph-osd@{i}") for index, n in enumerate(lab.inv.names("ceph-osd"))
-                  for i in osd_ids(index, per_node)]
+        units += [(n, f"ceph-osd@{i}") for n, ids in osd_layout(lab.inv, lab.cloud).items() for i in ids]
     return units
 
 

@@ -25,7 +25,8 @@ import uuid
 from typing import Any
 
 from deployer.context import Context, render
-from deployer.inventory import Host
+from deployer.inventory import Host, Inventory
+from deployer.model import Cloud
 
 CONF = "/etc/ceph/ceph.conf"
 ADMIN_KEYRING = "/etc/ceph/ceph.client.admin.keyring"
@@ -60,8 +61,12 @@ def fsid(ctx: Context) -> str:
 
 
 def mon_hosts(ctx: Context) -> list[Host]:
+    return mons_of(ctx.inv, ctx.cloud)
+
+
+def mons_of(inv: Inventory, cloud: Cloud) -> list[Host]:
     """The first ``cloud.ceph.mons`` nodes with role ceph-mon run a mon and a mgr."""
-    return ctx.inv.with_role("ceph-mon")[: ctx.cloud.ceph.mons]
+    return inv.with_role("ceph-mon")[: cloud.ceph.mons]
 
 
 def networks(ctx: Context) -> tuple[str, str]:

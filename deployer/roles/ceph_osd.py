@@ -19,7 +19,8 @@ from collections.abc import Callable
 from functools import partial
 
 from deployer.context import Context
-from deployer.inventory import Host
+from deployer.inventory import Host, Inventory
+from deployer.model import Cloud
 from deployer.roles.base import Component
 from deployer.roles.ceph_common import (
     BOOTSTRAP_OSD_CAPS,
@@ -42,6 +43,12 @@ def osd_ids(index: int, per_node: int) -> list[int]:
     return [index * per_node + j for j in range(per_node)]
 
 
+def osd_layout(inv: Inventory, cloud: Cloud) -> dict[str, list[int]]:
+    """Every OSD node's OSD ids, by its position among the ceph-osd nodes."""
+    per_node = cloud.ceph.osds_per_node
+    return {h.name: osd_ids(i, per_node) for i, h in enumerate(inv.with_role("ceph-osd"))}
+
+
 def osd_uuid(ctx: Context, osd_id: int) -> str:
     return str(uuid.uuid5(uuid.UUID(fsid(ctx)), f"osd.{osd_id}"))
 
@@ -52,14 +59,13 @@ class CephOsd(Component):
 
     def deploy(self, ctx: Context) -> None:
         """Make and start every node's OSDs; meanwhile (another thread) make the test pool."""
-        per_node = ctx.cloud.ceph.osds_per_node
-        index = {h.name: i for i, h in enumerate(ctx.inv.with_role("ceph-osd"))}
+        layout = osd_layout(ctx.inv, ctx.cloud)
 
         def one(host: Host) -> None:
             changed = put_conf(ctx, host.name, "osd")
             ctx.put(host.name, BOOTSTRAP_KEYRING, keyring(ctx, {"client.bootstrap-osd": BOOTSTRAP_OSD_CAPS}),
                     mode=0o600, owner="ceph:ceph")
-            ids = osd_ids(index[host.name], per_node)
+            ids = layout[host.name]
             made = self._present(ctx, host, ids)
             self._create(ctx, host, [i for i in ids if i not in made])
             for osd_id in ids:

@@ -154,9 +154,10 @@ class ScenarioRun:
             if time.monotonic() - told >= PROGRESS_EVERY:  # a long convergence says what it waits for
                 told = time.monotonic()
                 problems = [f"{v.name}: {p}" for v in verdicts for p in v.problems]
-                self.say(f"check {name}: waiting for it to {'pass' if want_pass else 'fail'} ({waited:.0f} s)"
-                         + (f"; still: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
-                            if problems else ""))
+                still = f"; still: {problems[0]}" if problems else ""
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                outcome = "pass" if want_pass else "fail"
+                self.say(f"check {name}: waiting for it to {outcome} ({waited:.0f} s){still}{more}")
             time.sleep(CHECK_INTERVAL)
 
     def verdicts(self, name: str) -> list[Verdict]:

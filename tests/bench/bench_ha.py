@@ -74,8 +74,6 @@ def trial(lab: str, topo: Topology, cloud: Cloud, fault: str, runs_dir: Path) ->
             with contextlib.redirect_stdout(io.StringIO()):
                 write_results(run)
         run.finish()
-    if run.lab != lab:
-        raise SystemExit(f"the runner picked lab {run.lab}, not {lab}")
     return {m: run.probes.metrics.get(m) for m in METRICS} | {"steps_s": sum(r.seconds for r in run.results)}
 
 
