@@ -28,6 +28,7 @@ class RoleSpec:
     summary: str
     networks: tuple[str, ...]
     services: tuple[str, ...]
+    tools: tuple[str, ...] = ()  # packages with no service of their own (clients run on the role's nodes)
 
 
 SERVICES: dict[str, Service] = {
@@ -61,8 +62,10 @@ ROLES: dict[str, RoleSpec] = {
     "ceph-osd": RoleSpec("Ceph OSDs on file-backed BlueStore", ("mgmt",), ("chrony", "ceph-osd")),
     "galera-arbitrator": RoleSpec("garbd: a Galera vote without data, for 2-controller clusters", ("mgmt",),
                                   ("chrony", "garbd")),
-    "client": RoleSpec("a plain node playing the outside world: probes and load run here", ("mgmt",),
-                       ("chrony",)),
+    "client": RoleSpec("a plain node playing the outside world: probes, load and conformance tests run here",
+                       ("mgmt",), ("chrony",),
+                       # tempest: the upstream API conformance suite; locust: load generator
+                       tools=("tempest", "python3-locust")),
 }
 
 # Packages every node gets on top of the lab's own baseline (tools the checks use).
@@ -74,4 +77,6 @@ def image_packages() -> list[str]:
     pkgs = set(COMMON_PACKAGES)
     for svc in SERVICES.values():
         pkgs.update(svc.packages)
+    for role in ROLES.values():
+        pkgs.update(role.tools)
     return sorted(pkgs)
