@@ -16,6 +16,9 @@ from dataclasses import dataclass
 class CheckSpec:
     summary: str
     roles: tuple[str, ...] = ()  # the check only makes sense when some node has one of these roles
+    # Run once per healthy step, after the polled checks pass, instead of on every poll:
+    # for checks that take seconds or write to the cloud.
+    once: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ CHECKS: dict[str, CheckSpec] = {
     "chrony_synced": CheckSpec("every node within 100 ms of the controllers' clock"),
     "keystone_token": CheckSpec("a token issued through the VIP over TLS and valid on every controller",
                                 ("controller",)),
+    "keystone_coherent": CheckSpec("an update through any controller's Keystone is read back from every one",
+                                   ("controller",), once=True),
+    "keystone_disable_enforced": CheckSpec("a disabled project or user gets no token from any controller",
+                                           ("controller",), once=True),
     "api_available": CheckSpec("Keystone answers through the VIP",
                                ("controller",)),
     "ceph_health_ok": CheckSpec("HEALTH_OK, OSDs up+in, PGs active+clean, mons in quorum", ("ceph-mon",)),

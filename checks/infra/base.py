@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import testinfra.host
 
+from checks.catalog import CHECKS
 from checks.infra.labhost import host
 from deployer.deploy import deployed_cloud, deployed_components
 from deployer.inventory import Inventory, from_state
@@ -90,6 +91,8 @@ IMPLEMENTATIONS: dict[str, str] = {
     "rabbitmq_cluster": "checks.infra.controller:rabbitmq_cluster",
     "api_available": "checks.infra.controller:api_available",
     "keystone_token": "checks.infra.controller:keystone_token",
+    "keystone_coherent": "checks.infra.keystone:keystone_coherent",
+    "keystone_disable_enforced": "checks.infra.keystone:keystone_disable_enforced",
     "ceph_health_ok": "checks.infra.ceph:ceph_health_ok",
     "ceph_objects_intact": "checks.infra.ceph:ceph_objects_intact",
 }
@@ -98,7 +101,8 @@ IMPLEMENTATIONS: dict[str, str] = {
 NEEDS: dict[str, str] = {
     "chrony_synced": "chrony", "vip_single_holder": "keepalived", "haproxy_backends_up": "haproxy",
     "galera_synced": "galera", "galera_quorum": "galera", "rabbitmq_cluster": "rabbitmq", "api_available": "keystone",
-    "keystone_token": "clouds", "ceph_health_ok": "ceph-mon", "ceph_objects_intact": "ceph-osd",
+    "keystone_token": "clouds", "keystone_coherent": "clouds", "keystone_disable_enforced": "clouds",
+    "ceph_health_ok": "ceph-mon", "ceph_objects_intact": "ceph-osd",
 }
 
 
@@ -141,6 +145,12 @@ def side_by_side(fn: Callable[[T], R], items: list[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
+def suite(*, once: bool) -> list[str]:
+    """The health suite's checks that are polled (``once=False``), or that run once per healthy
+    step after the polled ones pass (``once=True``: slow, or they write to the cloud)."""
+    return [n for n in IMPLEMENTATIONS if CHECKS[n].once == once]
+
+
 def healthy(lab: Lab) -> list[Verdict]:
-    """The built-in health suite: every implemented check."""
-    return run_checks(list(IMPLEMENTATIONS), lab)
+    """The built-in health suite: every implemented check, the run-once ones after the others."""
+    return run_checks(suite(once=False), lab) + run_checks(suite(once=True), lab)

@@ -1,6 +1,7 @@
 """Keystone on every controller behind haproxy's TLS VIP, and the admin's clouds.yaml.
 
-Per controller: a small keystone.conf (database through the VIP, local memcached only,
+Per controller: a small keystone.conf (database through the VIP, the cache setting of
+``deployer.roles.memcached`` — by default one memcached pool shared by every controller —
 fernet tokens), a lab-sized uwsgi ini, ``/etc/default/keystone`` binding uwsgi to the
 node's own IP:5001 (haproxy owns VIP:5000), and the same fernet and credential keys
 (from the lab's secrets) so a token issued by one controller validates on every other.
@@ -30,6 +31,7 @@ from deployer.errors import DeployError
 from deployer.inventory import Host
 from deployer.roles.base import Component
 from deployer.roles.haproxy import server_states, set_server_state
+from deployer.roles.memcached import keystone_cache
 from lab import state as labstate
 
 DB = "keystone"  # database and account name
@@ -154,7 +156,7 @@ class Keystone(Component):
         changed = ctx.template(node, "/etc/keystone/keystone.conf", "keystone.conf.j2", mode=0o640,
                                owner="root:keystone", lab=ctx.inv.lab, hostname=node, db_user=DB, db_name=DB,
                                db_password=sec.db_password, vip=ctx.inv.vip,
-                               token_expiration=int(ctx.cloud.keystone.token_expiration))
+                               token_expiration=int(ctx.cloud.keystone.token_expiration), **keystone_cache(ctx))
         changed |= ctx.template(node, "/etc/keystone/keystone-uwsgi.ini", "keystone-uwsgi.ini.j2",
                                 processes=ctx.cloud.keystone.processes, threads=UWSGI_THREADS)
         changed |= ctx.template(node, "/etc/default/keystone", "keystone-default.j2",

@@ -1,23 +1,73 @@
-"""memcached on every controller, bound to the node's own mgmt address.
+"""memcached on every controller, and the Keystone cache settings that use it.
 
-Keystone uses only its local memcached: with all controllers listed, one dead
-controller makes every request block ≈ 3 s per cache call (dogpile's pymemcache
-backend passes no connect timeout) and the API never recovers (DESIGN.md).
+``cloud.keystone.cache`` picks one of four settings (docs/keystone-cache.md has the
+measurements behind the default):
+
+- ``pool`` (default): one pool over every controller's memcached
+  (``oslo_cache.memcache_pool``): each key lives on one server, so an invalidation
+  through any Keystone is seen by all; a dead server costs one short socket timeout,
+  then it is skipped for ``DEAD_RETRY_S``.
+- ``local``: each Keystone uses only its own memcached: survives a dead controller but
+  serves stale entries after an update elsewhere (the bug this setting demonstrates).
+- ``naive``: every controller's memcached through dogpile's pymemcache backend with its
+  defaults (no connect timeout): one dead controller stalls requests.
+- ``off``: no caching.
+
+memcached speaks plaintext without authentication, so it listens on the management
+network only when the setting shares it (``pool``, ``naive``), and then an nftables
+table loaded before memcached starts (``ExecStartPre``: no ACL, no memcached) admits
+only the controllers' addresses to port 11211.
 """
 
 from __future__ import annotations
 
 from deployer.context import Context
+from deployer.inventory import Host
 from deployer.roles.base import Component
+
+PORT = 11211
+SOCKET_TIMEOUT_S = 0.5  # a live memcached on the lab network answers in < 1 ms; a dead one never does
+DEAD_RETRY_S = 30  # how long a server that timed out is skipped before one request tries it again
+EXPIRATION_S = 300  # bounds how long a rehashed key can outlive a server's return (see docs)
+ACL_PATH = "/etc/memcached-acl.nft"
+DROPIN = "/etc/systemd/system/memcached.service.d/stacklab-acl.conf"
+DROPIN_TEXT = """# Managed by stacklab: the access list is loaded before memcached starts (a failed load
+# keeps memcached down rather than open). "+" runs nft with full privileges, outside
+# memcached's RestrictAddressFamilies (nft needs netlink).
+[Service]
+ExecStartPre=+/usr/sbin/nft -f """ + ACL_PATH + "\n"
+
+
+def shared(ctx: Context) -> bool:
+    """Whether Keystone reaches other controllers' memcached (so it listens on mgmt)."""
+    return ctx.cloud.keystone.cache in ("pool", "naive")
+
+
+def keystone_cache(ctx: Context) -> dict[str, object]:
+    """The values keystone.conf.j2's [cache] section takes."""
+    servers = ",".join(f"{h.ip('mgmt')}:{PORT}" for h in ctx.inv.with_role("controller"))
+    return {"cache": ctx.cloud.keystone.cache, "memcache_servers": servers, "socket_timeout": SOCKET_TIMEOUT_S,
+            "dead_retry": DEAD_RETRY_S, "expiration": EXPIRATION_S}
+
+
+def allowed_sources(ctx: Context) -> list[str]:
+    """Every address a controller's Keystone may connect from: their mgmt addresses and the VIP."""
+    return sorted({h.ip("mgmt") for h in ctx.inv.with_role("controller")} | {str(ctx.inv.vip)})
 
 
 class Memcached(Component):
     name = "memcached"
 
     def deploy(self, ctx: Context) -> None:
-        def one(host):  # type: ignore[no-untyped-def]
-            changed = ctx.template(host.name, "/etc/memcached.conf", "memcached.conf.j2",
-                                   listen=f"127.0.0.1,{host.ip('mgmt')}", memory_mib=64)
+        def one(host: Host) -> None:
+            listen = f"127.0.0.1,{host.ip('mgmt')}" if shared(ctx) else "127.0.0.1"
+            changed = ctx.template(host.name, ACL_PATH, "memcached-acl.nft.j2", port=PORT,
+                                   allowed=allowed_sources(ctx))
+            if ctx.put(host.name, DROPIN, DROPIN_TEXT):
+                ctx.t.run(host.name, ["systemctl", "daemon-reload"], step="memcached: daemon-reload")
+                changed = True
+            changed |= ctx.template(host.name, "/etc/memcached.conf", "memcached.conf.j2",
+                                    listen=listen, memory_mib=64)
             ctx.service(host.name, "memcached", restart=changed)
 
         ctx.parallel(self.hosts(ctx), one)

@@ -35,3 +35,18 @@ def test_checks_run_together_keep_their_order(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(base.IMPLEMENTATIONS, "broken", f"{__name__}:broken_check")
     names = ["galera_synced", "broken", "rabbitmq_cluster"]
     assert [v.name for v in base.run_checks(names, tiny_lab())] == names
+
+
+def test_the_slow_cloud_writing_checks_run_once_after_the_polled_ones() -> None:
+    """The coherence checks create and delete users and projects: never on every 1 s poll."""
+    once, polled = base.suite(once=True), base.suite(once=False)
+    assert once == ["keystone_coherent", "keystone_disable_enforced"]
+    assert set(once).isdisjoint(polled) and set(once) | set(polled) == set(base.IMPLEMENTATIONS)
+
+
+def test_healthy_runs_every_check_polled_ones_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(base, "run_checks", lambda names, lab: ran.append(names) or [base.Verdict(n) for n in names])
+    verdicts = base.healthy(tiny_lab())
+    assert ran == [base.suite(once=False), base.suite(once=True)]
+    assert [v.name for v in verdicts] == ran[0] + ran[1]

@@ -22,7 +22,7 @@ from typing import Any, cast
 from deployer.context import Context, render
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
-from deployer.roles import haproxy, keepalived, keystone
+from deployer.roles import haproxy, keepalived, keystone, memcached
 from tests.unit.golden import template_tests
 
 RENDERED = Path(__file__).parent / "data" / "rendered"
@@ -53,9 +53,12 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "keepalived-ctl1-v2.conf": ("keepalived.conf.j2",
                                 keepalived.config_values(CTX, CTX.inv.hosts["ctl1"], VRRP_PASS)),
     "keepalived-ctl3-v3.conf": ("keepalived.conf.j2", keepalived.config_values(CTX_V3, CTX_V3.inv.hosts["ctl3"], "")),
-    "keystone.conf": ("keystone.conf.j2", {
+    **{f"keystone-{cache}.conf": ("keystone.conf.j2", {
         "lab": "demo", "hostname": "ctl1", "db_user": "keystone", "db_name": "keystone", "db_password": DB_PASS,
-        "vip": "10.40.0.5", "token_expiration": 3600}),
+        "vip": "10.40.0.5", "token_expiration": 3600,
+        **memcached.keystone_cache(example_ctx(keystone={"cache": cache}))})
+       for cache in ("pool", "local", "naive", "off")},
+    "memcached-acl.nft": ("memcached-acl.nft.j2", {"port": 11211, "allowed": memcached.allowed_sources(CTX)}),
     "keystone-uwsgi.ini": ("keystone-uwsgi.ini.j2", {"processes": 2, "threads": 4}),
     "keystone-default": ("keystone-default.j2", {"ip": "10.40.0.10", "port": 5001}),
     "keystone-db.sql": ("keystone-db.sql.j2", KEYSTONE_DB),
@@ -101,3 +104,12 @@ def test_keystone_db_host_is_the_mgmt_network() -> None:
     assert keystone.db_host(CTX) == "10.40.0.0/255.255.255.0"
     assert keystone.auth_url(CTX) == "https://api.demo.stacklab:5000/v3"
 
+
+
+def test_memcached_is_shared_only_by_the_settings_that_share_it() -> None:
+    """The default pool lists every controller; local and off keep memcached on loopback."""
+    pool = memcached.keystone_cache(CTX)
+    assert pool["cache"] == "pool" and pool["memcache_servers"] == "10.40.0.10:11211,10.40.0.11:11211,10.40.0.12:11211"
+    assert [memcached.shared(example_ctx(keystone={"cache": c})) for c in ("pool", "naive", "local", "off")] == [
+        True, True, False, False]
+    assert "cli1" not in str(memcached.allowed_sources(CTX)) and "10.40.0.13" not in memcached.allowed_sources(CTX)

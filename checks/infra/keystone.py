@@ -1,0 +1,78 @@
+"""Checks that every controller's Keystone answers as one cloud (docs/keystone-cache.md).
+
+Both write through one controller and ask every other controller directly (its own
+``IP:5001``, not the VIP), from a lab node, with throwaway entities the in-node script
+deletes again (``checks/probes/keystone_coherence.py``). They take a few seconds and
+create and delete users and projects, so the healthy suite runs them once per healthy
+step, after the polled checks pass (``CheckSpec.once``), not on every poll.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from checks.infra.base import Lab, Verdict
+from checks.probes import source
+from deployer.roles.keystone import PORT
+from lab import engine
+
+PYTHON = "/usr/bin/python3"
+COHERENT_BOUND_S = 1.0  # an update must be read back from every controller within this
+DISABLE_BOUND_S = 2.0  # a disabled project or user gets no token from any controller after this
+READS = 3  # reads per controller after each update (round-robin through the VIP would spread 9)
+
+
+def run_script(lab: Lab, mode: str, bound_s: float) -> dict[str, Any]:
+    """Run the in-node script on the prober node against every controller that is up."""
+    ctls = lab.up(lab.controllers())
+    urls = {c: f"http://{lab.inv.hosts[c].ip('mgmt')}:{PORT}/v3" for c in ctls}
+    args = json.dumps({"controllers": urls, "bound_s": bound_s, "reads": READS})
+    done = engine.run(lab.name, lab.prober(), [PYTHON, "-", mode, args], input=source("keystone_coherence"),
+                      timeout=120)
+    try:
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {"error": f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-400:]}"}
+    return result
+
+
+def keystone_coherent(lab: Lab, v: Verdict) -> None:
+    """An update through any controller is what every controller reads back, within 1 s."""
+    out = run_script(lab, "coherent", COHERENT_BOUND_S)
+    if "error" in out:
+        v.fail(out["error"])
+        return
+    stale = 0
+    for up in out["updates"]:
+        first = up["first"]
+        stale += sum(1 for a in first.values() for r in a["read"] if r != up["want"])
+        if up["status"] != 200:
+            v.fail(f"update through {up['writer']}: HTTP {up['status']}")
+        elif up["converged_s"] is None:
+            lagging = {n: a["read"] for n, a in up["last"].items() if not a["ok"]}
+            v.fail(f"description set to {up['want']} through {up['writer']}: after {COHERENT_BOUND_S:g} s "
+                   + ", ".join(f"{n} still reads {r}" for n, r in lagging.items()))
+    v.figures["stale_reads_right_after_update"] = stale
+    v.figures["converged_s"] = max((u["converged_s"] or COHERENT_BOUND_S) for u in out["updates"])
+
+
+def keystone_disable_enforced(lab: Lab, v: Verdict) -> None:
+    """A disabled project, then a disabled user, gets no token from any controller within 2 s."""
+    out = run_script(lab, "disable", DISABLE_BOUND_S)
+    if "error" in out:
+        v.fail(out["error"])
+        return
+    refused_before = {n: code for n, code in out["before"].items() if code != 201}
+    if refused_before:
+        v.fail(f"the test user got no token before any disable: {refused_before}")
+        return
+    for d in out["disables"]:
+        v.figures[f"{d['what']}_tokens_after_disable"] = d["tokens_after_disable"]
+        v.figures[f"{d['what']}_refused_after_s"] = d["refused_s"]
+        if d["status"] != 200:
+            v.fail(f"disabling the {d['what']} through {d['writer']}: HTTP {d['status']}")
+        elif d["refused_s"] is None:
+            issuing = [n for n, a in d["last"].items() if not a["ok"]]
+            v.fail(f"{d['what']} disabled through {d['writer']}: {', '.join(issuing)} still issue tokens "
+                   f"after {DISABLE_BOUND_S:g} s ({d['tokens_after_disable']} issued since the disable)")
