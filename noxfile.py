@@ -92,6 +92,16 @@ def scenario(session: nox.Session) -> None:
 
 
 @nox.session
+def tempest(session: nox.Session) -> None:
+    """Upstream conformance: `nox -s tempest -- [LAB] [REGEX]` runs Debian's tempest from the lab's
+    client node against its endpoints (default: the identity tests); results under runs/."""
+    install(session)
+    args = list(session.posargs)
+    lab = ["--lab", args.pop(0)] if args and not args[0].startswith("tempest") else []
+    session.run("stacklab", "tempest", *lab, *args)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Figures (root): lab engine (image, up/down, RAM per node, leak-free cycles), deploy
     (per component, RAM, no-op re-deploy), Ceph (time to HEALTH_OK, RAM per daemon, rados
@@ -102,3 +112,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "tests.bench.bench_deploy")
     session.run("python", "-m", "tests.bench.bench_ceph")
     session.run("python", "-m", "tests.bench.bench_ha")
+    session.run("python", "-m", "tests.bench.bench_keystone_cache")

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from lab.errors import LabError, UsageError
-from stacklab import cli_lab
+from stacklab import cli_lab, cli_tempest
 from stacklab.validate import validate_file
 
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario or lab YAML files")
     p.set_defaults(func=cmd_validate)
     cli_lab.add_commands(sub)
+    cli_tempest.add_commands(sub)
     return parser
 
 

@@ -23,13 +23,12 @@ DISABLE_BOUND_S = 2.0  # a disabled project or user gets no token from any contr
 READS = 3  # reads per controller after each update (round-robin through the VIP would spread 9)
 
 
-def run_script(lab: Lab, mode: str, bound_s: float) -> dict[str, Any]:
-    """Run the in-node script on the prober node against every controller that is up."""
+def run_script(lab: Lab, mode: str, **args: Any) -> dict[str, Any]:
+    """Run the in-node script in ``mode`` on the prober node, against every controller that is up."""
     ctls = lab.up(lab.controllers())
     urls = {c: f"http://{lab.inv.hosts[c].ip('mgmt')}:{PORT}/v3" for c in ctls}
-    args = json.dumps({"controllers": urls, "bound_s": bound_s, "reads": READS})
-    done = engine.run(lab.name, lab.prober(), [PYTHON, "-", mode, args], input=source("keystone_coherence"),
-                      timeout=120)
+    argv = [PYTHON, "-", mode, json.dumps({"controllers": urls, **args})]
+    done = engine.run(lab.name, lab.prober(), argv, input=source("keystone_coherence"), timeout=300)
     try:
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -39,7 +38,7 @@ def run_script(lab: Lab, mode: str, bound_s: float) -> dict[str, Any]:
 
 def keystone_coherent(lab: Lab, v: Verdict) -> None:
     """An update through any controller is what every controller reads back, within 1 s."""
-    out = run_script(lab, "coherent", COHERENT_BOUND_S)
+    out = run_script(lab, "coherent", bound_s=COHERENT_BOUND_S, reads=READS)
     if "error" in out:
         v.fail(out["error"])
         return
@@ -59,7 +58,7 @@ def keystone_coherent(lab: Lab, v: Verdict) -> None:
 
 def keystone_disable_enforced(lab: Lab, v: Verdict) -> None:
     """A disabled project, then a disabled user, gets no token from any controller within 2 s."""
-    out = run_script(lab, "disable", DISABLE_BOUND_S)
+    out = run_script(lab, "disable", bound_s=DISABLE_BOUND_S)
     if "error" in out:
         v.fail(out["error"])
         return

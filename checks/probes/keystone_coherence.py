@@ -16,6 +16,9 @@ Modes:
   from every controller, then disable the project (through the first controller) and,
   re-enabled, the user (through the second); after each, ask every controller for tokens
   until all refuse or ``bound_s`` passes. Reports tokens issued after each disable.
+- ``latency``: ``tokens`` token requests, then ``gets`` project GETs, one after the other
+  through the VIP (what a client sees); reports each request's seconds and status. The
+  cache benchmark compares cache settings with it (``tests/bench/bench_keystone_cache.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import yaml
 
 TIMEOUT = 10.0
+CLOUDS = "/etc/openstack/clouds.yaml"
 
 
 class Keystone:
@@ -143,15 +147,34 @@ def disable(vip: Keystone, ctls: dict[str, Keystone], args: dict[str, Any]) -> d
     return out
 
 
+def latency(vip: Keystone, ctls: dict[str, Keystone], args: dict[str, Any]) -> dict[str, Any]:
+    with open(CLOUDS, encoding="utf-8") as f:
+        auth = yaml.safe_load(f)["clouds"]["stacklab"]["auth"]
+    project = vip.call("GET", f"/projects?name={auth['project_name']}")[1]["projects"][0]["id"]
+
+    def timed(request: Any) -> dict[str, Any]:
+        t = time.monotonic()
+        try:
+            status = request()
+        except OSError as e:  # a timeout or a reset is a failed request, with its time
+            status = f"{type(e).__name__}"
+        return {"s": round(time.monotonic() - t, 4), "status": status}
+
+    tokens = [timed(lambda: vip.token_for(auth["username"], auth["password"], project))
+              for _ in range(args["tokens"])]
+    gets = [timed(lambda: vip.call("GET", f"/projects/{project}")[0]) for _ in range(args["gets"])]
+    return {"token": tokens, "get": gets}
+
+
 def main() -> None:
     mode, args = sys.argv[1], json.loads(sys.argv[2])
-    with open("/etc/openstack/clouds.yaml", encoding="utf-8") as f:
+    with open(CLOUDS, encoding="utf-8") as f:
         cfg = yaml.safe_load(f)["clouds"]["stacklab"]
     tls = ssl.create_default_context(cafile=cfg["cacert"])
     token = admin(cfg, tls)
     vip = Keystone(cfg["auth"]["auth_url"], tls, token)
     ctls = {n: Keystone(url, tls, token) for n, url in args["controllers"].items()}
-    print(json.dumps({"coherent": coherent, "disable": disable}[mode](vip, ctls, args)))
+    print(json.dumps({"coherent": coherent, "disable": disable, "latency": latency}[mode](vip, ctls, args)))
 
 
 if __name__ == "__main__":

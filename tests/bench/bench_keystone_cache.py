@@ -1,0 +1,131 @@
+"""Keystone cache settings side by side: latency, behaviour with a dead controller, coherence.
+
+For each ``cloud.keystone.cache`` setting (pool = shipped, off, local, naive) on one lab
+of the ``control`` topology: re-deploy with it, measure token issue and project GET
+latency through the VIP from the client node (p50/p95, one request after the other),
+run the two coherence checks, power off a controller that does NOT hold the VIP, wait
+10 s, measure again, heal and wait for the healthy suite. Prints a table and ratios
+against the shipped setting; no asserts (docs/keystone-cache.md quotes the figures).
+
+    python -m tests.bench.bench_keystone_cache [--lab NAME] [--tokens 30] [--gets 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from checks.ha_vip import vip_holders
+from checks.infra.base import Lab, healthy, open_lab, run_checks, suite
+from checks.infra.keystone import run_script
+from deployer.catalog import image_packages
+from deployer.deploy import deploy
+from deployer.model import Cloud
+from lab import engine, faults
+from lab.faultspec import PowerOff
+from stacklab.validate import validate_file
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = ("pool", "off", "local", "naive")
+AFTER_FAULT_S = 10.0  # the acceptance's "after 10 s": haproxy and the cache clients have reacted
+
+
+def percentiles(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = sorted(s["s"] for s in samples if s["status"] in (200, 201))
+    if not ok:
+        return {"p50": None, "p95": None, "failed": len(samples)}
+    p95 = ok[min(len(ok) - 1, round(0.95 * (len(ok) - 1)))]
+    return {"p50": statistics.median(ok), "p95": p95, "failed": len(samples) - len(ok)}
+
+
+def measure(lab: Lab, tokens: int, gets: int) -> dict[str, Any]:
+    out = run_script(lab, "latency", tokens=tokens, gets=gets)
+    if "error" in out:
+        return {"token": {"p50": None, "p95": None, "failed": tokens}, "get": {"p50": None, "p95": None,
+                                                                                "failed": gets}}
+    return {kind: percentiles(samples) for kind, samples in out.items()}
+
+
+def wait_healthy(name: str, timeout: float = 300) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if all(v.ok for v in run_checks(suite(once=False), open_lab(name))):
+            return time.monotonic() - start
+        time.sleep(2)
+    raise SystemExit(f"lab {name} not healthy {timeout:.0f} s after the heal")
+
+
+def one_setting(name: str, cloud: Cloud, cache: str, tokens: int, gets: int) -> dict[str, Any]:
+    variant = cloud.model_copy(update={"keystone": cloud.keystone.model_copy(update={"cache": cache})})
+    deploy(name, variant, say=lambda _: None)
+    wait_healthy(name)
+    lab = open_lab(name)
+    result: dict[str, Any] = {"healthy": measure(lab, tokens, gets)}
+    result["checks"] = {v.name: "pass" if v.ok else "FAIL" for v in run_checks(suite(once=True), lab)}
+    victim = next(c for c in lab.controllers() if c not in vip_holders(name))
+    faults.apply(name, PowerOff(action="power_off", node=victim))
+    time.sleep(AFTER_FAULT_S)
+    result["one_off"] = measure(lab, tokens, gets)
+    result["victim"] = victim
+    faults.heal(name)
+    result["recovered_s"] = round(wait_healthy(name), 1)
+    return result
+
+
+def show(results: dict[str, dict[str, Any]]) -> None:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v * 1000:.0f}"
+
+    print(f"  {'cache':<6} {'phase':<16} {'token p50/p95 ms':>17} {'GET p50/p95 ms':>15} {'failed':>7}  checks")
+    for cache, r in results.items():
+        for phase in ("healthy", "one_off"):
+            m = r[phase]
+            label = "healthy" if phase == "healthy" else f"{r['victim']} off {AFTER_FAULT_S:g} s"
+            checks = " ".join(f"{k}={v}" for k, v in r["checks"].items()) if phase == "healthy" else ""
+            print(f"  {cache:<6} {label:<16} {f(m['token']['p50']):>8}/{f(m['token']['p95']):<8} "
+                  f"{f(m['get']['p50']):>7}/{f(m['get']['p95']):<7} {m['token']['failed'] + m['get']['failed']:>7}"
+                  f"  {checks}")
+    base = results.get("pool")
+    for cache, r in results.items():
+        for kind in ("token", "get"):
+            a, b = r["one_off"][kind]["p95"], r["healthy"][kind]["p95"]
+            if a and b:
+                print(f"  ratio {cache} {kind} p95, one controller off : healthy = {a / b:.2f}x")
+            if base and cache != "pool" and r["healthy"][kind]["p50"] and base["healthy"][kind]["p50"]:
+                print(f"  ratio {cache} : pool {kind} p50 healthy = "
+                      f"{r['healthy'][kind]['p50'] / base['healthy'][kind]['p50']:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lab", help="an already deployed lab of the control topology (left up, re-deployed "
+                                      "with the shipped setting at the end)")
+    parser.add_argument("--tokens", type=int, default=30)
+    parser.add_argument("--gets", type=int, default=60)
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench needs root (it brings a lab up)")
+    result = validate_file(ROOT / "scenarios/labs/control.yaml")
+    assert result.topology is not None and result.cloud is not None, result.messages
+    name = args.lab or f"benchk{os.getpid() % 1000}"
+    if not args.lab:
+        engine.up(name, result.topology, packages=image_packages(), source="bench", progress=lambda _: None)
+    try:
+        results = {c: one_setting(name, result.cloud, c, args.tokens, args.gets) for c in args.settings.split(",")}
+        print("Keystone cache settings (control lab, through the VIP from the client node):")
+        show(results)
+        if args.lab:
+            deploy(name, result.cloud, say=lambda _: None)
+            print(f"  {len(healthy(open_lab(name)))} checks after restoring the shipped setting on {name}")
+    finally:
+        if not args.lab:
+            engine.down(name, progress=lambda _: None)
+
+
+if __name__ == "__main__":
+    main()
