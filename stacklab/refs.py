@@ -4,12 +4,24 @@ a step names must exist in the lab it runs on."""
 from __future__ import annotations
 
 from checks.catalog import CHECKS
+from checks.load import TARGETS
+from checks.load.gates import GATES
 from deployer.catalog import ROLES, SERVICES
 from deployer.validate import nodes_with_role
 from lab.faultspec import FaultSpec, LinkFault, NodeFault, Partition
 from lab.model import Topology
 from lab.problems import Path, Problem, allowed
-from stacklab.scenario import SELECTORS, CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault
+from stacklab.scenario import (
+    SELECTORS,
+    CheckStep,
+    ExpectStep,
+    FaultStep,
+    HealStep,
+    LoadSpec,
+    LoadStep,
+    Scenario,
+    ServiceFault,
+)
 
 
 def check_steps(scn: Scenario, topo: Topology) -> list[Problem]:
@@ -28,8 +40,24 @@ def check_steps(scn: Scenario, topo: Topology) -> list[Problem]:
             problems += _check_applies(step.check, topo, path + ("check",))
         elif isinstance(step, ExpectStep) and step.expect.check is not None:
             problems += _check_applies(step.expect.check, topo, path + ("expect", "check"))
-        elif isinstance(step, LoadStep) and step.load.node is not None:
-            problems += _selector(step.load.node, topo, path + ("load", "node"))
+        elif isinstance(step, LoadStep):
+            later_fault = any(isinstance(s, FaultStep) for s in scn.steps[i + 1:])
+            problems += _check_load(step.load, topo, path + ("load",), later_fault)
+    return problems
+
+
+def _check_load(load: LoadSpec, topo: Topology, path: Path, later_fault: bool) -> list[Problem]:
+    """The lab honours the target (its roles are there), the node exists, and a gate that
+    compares with a pre-fault baseline belongs to a background load with a fault after it."""
+    problems = [] if load.node is None else _selector(load.node, topo, path + ("node",))
+    roles = TARGETS[load.target].roles
+    if not roles_present(topo, roles):
+        problems.append(Problem(path + ("target",), f"load target '{load.target}' needs a node with role "
+                                f"{' or '.join(roles)}; this lab has none"))
+    for gate in load.sla:
+        if GATES[gate].needs_fault and not (load.background and later_fault):
+            problems.append(Problem(path + ("sla", gate), f"gate '{gate}' compares with the time before a fault: "
+                                    "it needs 'background: true' and a fault step after this load step"))
     return problems
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from checks.catalog import CHECKS, LOAD_TARGETS, METRICS
+from checks.load.gates import GATES
 from deployer.catalog import SERVICES
 from deployer.model import Cloud
 from lab.faultspec import LAB_FAULTS, FaultSpec, NodeFault
@@ -40,11 +41,13 @@ if TYPE_CHECKING:  # the enums are built at run time from the registries
     MetricName: TypeAlias = str
     ServiceName: TypeAlias = str
     LoadTarget: TypeAlias = str
+    GateName: TypeAlias = str
 else:
     CheckName = _literal(CHECKS)
     MetricName = _literal(METRICS)
     ServiceName = _literal(SERVICES)
     LoadTarget = _literal(LOAD_TARGETS)
+    GateName = _literal(GATES)
 
 
 class ServiceFault(NodeFault):
@@ -85,11 +88,18 @@ class FaultStep(StrictModel):
 
 
 class LoadSpec(StrictModel):
+    """Locust, headless in a lab node, bounded by users, spawn rate and run time; its SLA
+    gates (``checks.load.gates.GATES``) are judged from its per-request event log when it
+    ends: at the step itself, or for a background load after the scenario's closing heal."""
+
     target: LoadTarget
-    users: int = Field(10, ge=1, le=1000)
-    run_time: Duration = 60.0
+    users: int = Field(10, ge=1, le=200)
+    spawn_rate: float = Field(10.0, gt=0, le=100, description="users started per second")
+    run_time: Duration = Field(60.0, gt=0, le=1800, description="upper bound; a background load is stopped "
+                               "earlier, after the closing heal")
     background: bool = False
     node: str | None = Field(None, description="lab node that generates the load; a client node when unset")
+    sla: dict[GateName, float] = Field(default_factory=dict, description="gate name -> bound, e.g. max_p95_s: 2")
 
 
 class LoadStep(StrictModel):

@@ -1,0 +1,42 @@
+"""Load generation with locust, INSIDE a lab node, and its judgement (SLA gates).
+
+A load target is a locustfile in this folder (a realistic user of one service) plus
+the lab roles it needs; ``checks.catalog.LOAD_TARGETS`` and the scenario schema's
+``load.target`` enum come from ``TARGETS``. In-node files: the locustfiles and
+``load_common.py`` (event log, stop file). Host side: ``node`` (run locust in a node,
+copy its results back), ``gates`` (the figures and SLA gates from the event log),
+``table`` (the per-request-type table).
+
+>>> sorted(TARGETS), TARGETS["keystone"].locustfile
+(['galera', 'keystone'], 'keystone_user')
+>>> "class KeystoneUser" in source("keystone_user")
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DIR = Path(__file__).parent
+COMMON = "load_common"
+
+
+@dataclass(frozen=True)
+class Target:
+    summary: str
+    locustfile: str  # checks/load/<locustfile>.py, run by locust inside the node
+    roles: tuple[str, ...]  # the lab must have a node with one of these roles
+
+
+TARGETS: dict[str, Target] = {
+    "keystone": Target("Keystone users (token issue/validate, project and user lists, project create/delete) "
+                       "over TLS through the API VIP", "keystone_user", ("controller",)),
+    "galera": Target("an application's SQL mix (select, insert, update, a short transaction) through the "
+                     "database VIP", "galera_user", ("controller",)),
+}
+
+
+def source(name: str) -> str:
+    """The text of the in-node file ``checks/load/<name>.py``."""
+    return (DIR / f"{name}.py").read_text()

@@ -6,28 +6,26 @@ acknowledged-writes writer, ``rabbit_*`` the confirmed publisher. All of them ru
 inside a lab node (checks.ha_*); ``haproxy_detect_s`` watches haproxy's stats from
 the fault on. A probe is stopped and judged at the first ``expect`` that needs it,
 after waiting (bounded) for the outage to end, and its figures are kept for the report.
+``load`` steps are locust runs with their own gates (``stacklab.runner.loads``).
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from checks.haproxy_watch import HaproxyWatch
-from lab.clock import let_pass
 from lab.errors import LabError
 from lab.faultspec import FaultSpec
-from stacklab.scenario import ExpectStep, LoadSpec, Scenario, ServiceFault
+from stacklab.runner.loads import Loads
+from stacklab.scenario import ExpectStep, Scenario, ServiceFault
 
 if TYPE_CHECKING:
-    from stacklab.runner.session import ScenarioRun, StepResult
+    from stacklab.runner.session import ScenarioRun
 
 FAMILY = {"vip_failover_s": "vip", "api_downtime_s": "api", "api_mttr_s": "api", "api_error_rate": "api",
           "api_latency_p95_s": "api", "galera_writes_lost": "galera", "galera_writes_duplicated": "galera",
-          "rabbit_messages_lost": "rabbit", "haproxy_detect_s": "haproxy", "load_error_rate": "load",
-          "load_rps": "load"}
+          "rabbit_messages_lost": "rabbit", "haproxy_detect_s": "haproxy"}
 RECOVERY_TIMEOUT = 120.0  # an outage longer than this is reported as measured so far
 PROBE_SECONDS = 1800.0  # hard deadline of every in-node probe loop
 BACKEND_OF = {"keystone": "keystone", "mariadb": "mariadb"}
@@ -40,7 +38,7 @@ class ProbeSet:
         self.metrics: dict[str, float | None] = {}
         self.figures: dict[str, Any] = {}
         self.watches: list[HaproxyWatch] = []
-        self.loads: list[tuple[LoadSpec, list[Any], float]] = []
+        self.loads = Loads(run)
 
     def start(self, scn: Scenario) -> None:
         wanted = {FAMILY[s.expect.metric] for s in scn.steps if isinstance(s, ExpectStep) and s.expect.metric
@@ -89,7 +87,7 @@ class ProbeSet:
         family = FAMILY.get(name)
         if name not in self.metrics:
             judge = {"vip": self._vip, "api": self._api, "galera": self._galera, "rabbit": self._rabbit,
-                     "haproxy": self._haproxy, "load": self._load_metrics}.get(family or "")
+                     "haproxy": self._haproxy}.get(family or "")
             if judge is None:
                 return None
             judge()
@@ -130,41 +128,12 @@ class ProbeSet:
         self.metrics["haproxy_detect_s"] = max(seen) if seen and len(seen) == len(results) else None
         self.figures["haproxy"] = {"detect_s": results}
 
-    def load(self, spec: LoadSpec, res: StepResult) -> None:
-        """Keystone load: ``users`` token streams from a lab node; waits unless background."""
-        from checks.ha_api import ApiProbe
-
-        probes = [ApiProbe(self.run.lab, spec.node, seconds=spec.run_time + 30, interval=0.0, concurrency=1).start()
-                  for _ in range(spec.users)]
-        self.loads.append((spec, probes, time.monotonic()))
-        if not spec.background:
-            self._load_metrics()
-            res.figures.update({k: v for k, v in self.metrics.items() if k.startswith("load_")})
-
-    def _load_metrics(self) -> None:
-        samples = []
-        for spec, probes, started in self.loads:
-            let_pass(spec.run_time, until=started + spec.run_time)  # the load's own duration
-            for probe in probes:
-                samples += probe.stop().samples
-        self.loads = []
-        if samples:
-            errors = sum(not s.ok for s in samples)
-            span = max(s.t for s in samples) - min(s.t for s in samples) or 1.0
-            self.metrics["load_error_rate"] = round(errors / len(samples), 4)
-            self.metrics["load_rps"] = round(len(samples) / span, 2)
-            self.figures["load"] = {"requests": len(samples), "errors": errors,
-                                    "median_latency_s": statistics.median(s.lat for s in samples)}
-
     def stop(self) -> None:
         """Stop whatever still runs (a failed run): no process may stay behind in a node."""
         for probe in list(self.live.values()):
             probe.stop()
         self.live.clear()
-        for _, probes, _ in self.loads:
-            for probe in probes:
-                probe.stop()
-        self.loads = []
+        self.loads.stop()
 
     def all_metrics(self) -> dict[str, Any]:
         return {"values": self.metrics, "figures": self.figures}

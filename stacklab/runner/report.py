@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab import engine
+from stacklab.runner.loads import gate_lines
 
 if TYPE_CHECKING:
     from stacklab.runner.session import ScenarioRun
@@ -88,6 +89,7 @@ def print_verdict(run: ScenarioRun, result: dict[str, Any], out: Path) -> None:
             bounds = " ".join(f"{k} {v:g}" for k, v in r.bound.items())
             measured = f"  measured {value if value is None else format(value, '.3g')}  ({bounds})"
         lines.append(f"  {mark} {r.label:<48} {r.seconds:6.1f} s{measured}")
+        lines += [f"         {line}" for line in gate_lines(r.figures)]  # a load's gates: measured vs bound
         if r.status != "passed" and r.detail:
             lines.append(f"       {r.detail[:300]}")
     noisy = {n: c for n, c in result["journal_errors"].items() if c}

@@ -25,7 +25,7 @@ from lab.faultspec import FaultSpec
 from lab.model import Topology
 from stacklab.runner import probes as probe_kit
 from stacklab.runner.selectors import resolve
-from stacklab.runner.steps import Planned
+from stacklab.runner.steps import LoadEnd, Planned
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault, WaitStep
 
 CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
@@ -120,7 +120,7 @@ class ScenarioRun:
         try:
             handlers: dict[type, Callable[[Any, StepResult], None]] = {
                 CheckStep: self._check, FaultStep: self._fault, LoadStep: self._load, WaitStep: self._wait,
-                ExpectStep: self._expect, HealStep: self._heal}
+                ExpectStep: self._expect, HealStep: self._heal, LoadEnd: self._load_end}
             handler = handlers[type(planned.step)]
             handler(planned.step, res)
         except ExpectationFailed as e:
@@ -210,7 +210,10 @@ class ScenarioRun:
         let_pass(step.wait)  # the scenario asks for time to pass (under load, after a fault)
 
     def _load(self, step: LoadStep, res: StepResult) -> None:
-        self.probes.load(step.load, res)
+        self.probes.loads.start(step.load, res)
+
+    def _load_end(self, step: LoadEnd, res: StepResult) -> None:
+        self.probes.loads.end(res)
 
     def _expect(self, step: ExpectStep, res: StepResult) -> None:
         e = step.expect

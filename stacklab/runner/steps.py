@@ -7,6 +7,10 @@ healthy (Tobiko's health -> disrupt -> health).
 ...     "node": "ctl1"}}]})
 >>> [p.label for p in plan(s)]
 ['check healthy', 'fault power_off ctl1', 'heal all', 'check healthy']
+>>> s.steps.insert(0, Scenario.model_validate({"name": "x", "lab": "ha", "steps": [{"load": {
+...     "target": "keystone", "background": True}}]}).steps[0])
+>>> [p.label for p in plan(s)][-1]
+'load end keystone: gates'
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, WaitStep
+
+
+@dataclass(frozen=True)
+class LoadEnd:
+    """Implicit, after the closing heal: stop the background loads and judge their gates."""
+
+    targets: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ def describe(step: Any) -> str:
         return f"expect {e.metric} {bounds}"
     if isinstance(step, HealStep):
         return "heal " + (step.heal if step.heal == "all" else ",".join(step.heal))
+    if isinstance(step, LoadEnd):
+        return f"load end {','.join(step.targets)}: gates"
     return type(step).__name__
 
 
@@ -63,12 +76,13 @@ def plan(scn: Scenario) -> list[Planned]:
     first = scn.steps[0]
     if not (isinstance(first, CheckStep) and first.check == "healthy"):
         steps.insert(0, Planned(-1, CheckStep(check="healthy"), implicit=True))
-    if scn.permanent:
-        return steps
     tail = scn.steps[-2:]
     ends_healed = (len(tail) == 2 and isinstance(tail[0], HealStep) and tail[0].heal == "all"
                    and isinstance(tail[1], CheckStep) and tail[1].check == "healthy")
-    if not ends_healed:
+    if not (scn.permanent or ends_healed):
         steps.append(Planned(-1, HealStep(heal="all"), implicit=True))
         steps.append(Planned(-1, CheckStep(check="healthy"), implicit=True))
+    background = tuple(s.load.target for s in scn.steps if isinstance(s, LoadStep) and s.load.background)
+    if background:  # a background load ends after the closing heal (and its healthy check)
+        steps.append(Planned(-1, LoadEnd(background), implicit=True))
     return steps
