@@ -72,6 +72,7 @@ def known_labs() -> set[str]:
 def up(lab: str, topo: Topology, *, packages: list[str], backend: str = "lxc", source: str = "",
        progress: Progress = print, boot_timeout: float = 120.0) -> labstate.LabState:
     """Build the image if needed, wire the fabric, boot every node. All or nothing."""
+    labstate.checked(lab)  # before the image build: a bad name costs nothing
     be = get_backend(backend)
     be.preflight()
     image.preflight()
@@ -191,12 +192,27 @@ def run(lab: str, node: str, argv: list[str], **kw: Any) -> Completed:
 
 
 def status(lab: str) -> dict[str, Any]:
-    """What ``stacklab status --json`` prints: the lab and each node's state and addresses."""
-    st = require(lab)
-    states = get_backend(st.backend).status(lab)
-    live = fabric.addresses(lab)
+    """What ``stacklab status --json`` prints: the lab and each node's state and addresses.
+
+    Works on any lab with a trace on this host: a half-built one (phase ``creating``,
+    a killed ``up``) or one with leftovers but no state file (phase ``leftovers``) is
+    reported with what exists, so the user sees what ``down`` will remove."""
+    try:
+        st = labstate.load(lab)
+    except LabError:
+        st = None  # unreadable: report what the host has
+    if st is None and lab not in known_labs():
+        raise LabError(f"no lab named '{lab}' on this host")
+    be = get_backend(st.backend if st else "lxc")
+    states = be.status(lab)
+    try:
+        live = fabric.addresses(lab)
+    except LabError:
+        live = {}  # a namespace vanished while we looked (a concurrent down)
+    planned = st.nodes if st else {name: {"roles": [], "addresses": {}} for name in sorted({*states, *live})}
     nodes = [{"name": name, "state": states.get(name, "absent"), "roles": node["roles"],
               "addresses": node["addresses"], "live_addresses": live.get(name, {})}
-             for name, node in st.nodes.items()]
-    return {"lab": lab, "backend": st.backend, "source": st.source, "phase": st.phase, "image": st.image,
-            "topology_hash": st.topology_hash, "faults": st.faults, "nodes": nodes}
+             for name, node in planned.items()]
+    return {"lab": lab, "backend": st.backend if st else "lxc", "source": st.source if st else "",
+            "phase": st.phase if st else "leftovers", "image": st.image if st else "",
+            "topology_hash": st.topology_hash if st else "", "faults": st.faults if st else [], "nodes": nodes}

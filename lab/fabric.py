@@ -10,15 +10,11 @@ Each fabric-side port carries an ``ifalias`` (``sl node=ctl1 net=mgmt if=mgmt0
 mtu=1500``) so that faults, heal and destroy can rediscover the wiring from the kernel
 alone, e.g. after the harness was SIGKILLed.
 
->>> port_name("ctl1", "mgmt")
-'ctl1-mgmt'
->>> len(port_name("compute1", "overlay2"))
-15
+Interface names (15-character kernel limit) come from :mod:`lab.ifnames`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -26,9 +22,10 @@ from pyroute2 import IPRoute
 
 from lab import netns
 from lab.errors import LabError
+from lab.ifnames import IFNAMSIZ, bridge_name, port_name
 from lab.netns import FABRIC
 
-IFNAMSIZ = 15  # kernel interface-name limit (16 bytes with the NUL)
+__all__ = ["IFNAMSIZ", "bridge_name", "port_name"]  # re-exported: the fabric's names
 PORT_GROUP = 0x534C  # device group of every fabric-side veth ("SL")
 _ALIAS_TAG = "sl"
 
@@ -79,22 +76,6 @@ class Port:
     ifname: str
     mtu: int  # the node side's planned MTU (what heal restores)
     address: str  # the node side's planned address, CIDR
-
-
-def bridge_name(network: str) -> str:
-    """The fabric bridge of a network (``br-mgmt``); node names end in a digit, so no clash."""
-    return f"br-{network}"
-
-
-def port_name(node: str, network: str) -> str:
-    """Fabric-side veth name: ``<node>-<network>`` if it fits in 15 characters, else the
-    network is cut and two hash characters of its full name keep it unique."""
-    name = f"{node}-{network}"
-    if len(name) <= IFNAMSIZ:
-        return name
-    digest = hashlib.sha1(network.encode()).hexdigest()[:2]
-    keep = IFNAMSIZ - len(node) - 1 - len(digest)
-    return f"{node}-{network[:keep]}{digest}"
 
 
 def node_netns(lab: str, node: str) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from lab.ifnames import IFNAMSIZ, bridge_name, node_ifname, port_name
 from lab.modelbase import GroupName, IPv4Addr, IPv4Net, Name, NetName, StrictModel
 from lab.problems import Problem, allowed
 
@@ -92,7 +93,7 @@ class Node:
 
     def ifname(self, network: str) -> str:
         """Node-side interface name: stable and meaningful (``mgmt0``)."""
-        return f"{network}0"
+        return node_ifname(network)
 
 
 def address_plan(topo: Topology) -> dict[str, dict[str, ipaddress.IPv4Interface]]:
@@ -118,6 +119,7 @@ def address_plan(topo: Topology) -> dict[str, dict[str, ipaddress.IPv4Interface]
 def check_topology(topo: Topology) -> list[Problem]:
     """Semantic problems the schema cannot see: references, overlaps, address clashes."""
     problems = _check_networks(topo) + _check_groups(topo) + _check_links(topo) + _check_vips(topo)
+    problems += _check_kernel_names(topo)
     if not problems:
         try:
             address_plan(topo)
@@ -208,4 +210,22 @@ def _check_vips(topo: Topology) -> list[Problem]:
         if vip.address in used:
             problems.append(Problem(path + ("address",), f"{vip.address} is already VIP '{used[vip.address]}'"))
         used[vip.address] = name
+    return problems
+
+
+def _check_kernel_names(topo: Topology) -> list[Problem]:
+    """Interface names in the lab's fabric must fit the kernel and be distinct, or the
+    lab would fail half-built; say so while validating, at the group that causes it."""
+    problems: list[Problem] = []
+    owner = {bridge_name(net): f"the bridge of network '{net}'" for net in topo.networks}
+    for node in topo.expand():
+        for net in dict.fromkeys(node.networks):  # a network listed twice is reported elsewhere
+            port, what = port_name(node.name, net), f"{node.name} on {net}"
+            if len(port) > IFNAMSIZ or len(node.ifname(net)) > IFNAMSIZ:
+                problems.append(Problem(("nodes", node.group), f"interface names of {what} exceed "
+                                        f"{IFNAMSIZ} characters"))  # pragma: no cover - names are bounded
+            elif port in owner:
+                problems.append(Problem(("nodes", node.group), f"fabric interface '{port}' of {what} "
+                                        f"collides with {owner[port]}; rename the group"))
+            owner.setdefault(port, what)
     return problems

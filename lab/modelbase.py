@@ -37,14 +37,34 @@ def _name_checker(max_len: int, pattern: re.Pattern[str], hint: str) -> AfterVal
     return AfterValidator(check)
 
 
-# Names end up in interface, namespace and container names (15-character kernel limit),
-# which is why they are short and lower-case.
+# Names end up in interface, namespace, container and directory names, which is why they
+# are short, lower-case and never hold '.', '/' or '..': no path can escape, and
+# ``sl-<lab>.<node>`` maps back to exactly one lab and node. Node names are the group
+# plus an index of up to 2 digits; the kernel's 15-character interface names are not
+# the bound any more (lab.ifnames hashes long fabric port names), the 16 characters
+# keep hostnames, ``ip netns`` and ``lxc-ls`` readable.
+MAX_GROUP = 16
 Name = Annotated[str, _name_checker(32, _NAME, "lower-case letters, digits and '-', starting with a letter")]
 NetName = Annotated[str, _name_checker(8, _NAME, "lower-case letters and digits, starting with a letter")]
 GroupName = Annotated[
-    str, _name_checker(6, _GROUP, "lower-case letters, ending with a letter (nodes get an index: ctl -> ctl1)")
+    str, _name_checker(MAX_GROUP, _GROUP,
+                       "lower-case letters, digits and '-', ending with a letter (nodes get an index: ctl -> ctl1)")
 ]
-LabName = Annotated[str, _name_checker(16, _NAME, "lower-case letters, digits and '-', starting with a letter")]
+_LAB_HINT = "lower-case letters, digits and '-', starting with a letter"
+LabName = Annotated[str, _name_checker(32, _NAME, _LAB_HINT)]
+
+
+def check_lab_name(value: str) -> str:
+    """``value`` if it is a valid lab name, else ValueError saying why (no path, no dot).
+
+    >>> check_lab_name("../etc")
+    Traceback (most recent call last):
+    ValueError: '../etc' is not a valid lab name: lower-case letters, digits and '-', starting with a letter, \
+at most 32 characters
+    """
+    if not isinstance(value, str) or not _NAME.match(value) or len(value) > 32:
+        raise ValueError(f"{value!r} is not a valid lab name: {_LAB_HINT}, at most 32 characters")
+    return value
 
 
 def _ip_parser(kind: str, factory: Any, example: str) -> BeforeValidator:

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
+from lab.modelbase import check_lab_name
 
 RUN_DIR = Path(os.environ.get("STACKLAB_RUN_DIR", "/run/stacklab"))
 
@@ -53,8 +54,18 @@ class LabState:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def checked(lab: str) -> str:
+    """``lab`` if it is a valid lab name; UsageError otherwise. Every path of a lab is
+    built from its name and ``down`` removes such paths recursively as root: a name like
+    ``../../etc`` must never get that far."""
+    try:
+        return check_lab_name(lab)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def lab_run_dir(lab: str) -> Path:
-    return RUN_DIR / lab
+    return RUN_DIR / checked(lab)
 
 
 def state_path(lab: str) -> Path:
@@ -94,6 +105,7 @@ def labs_with_state() -> set[str]:
 @contextlib.contextmanager
 def locked(lab: str, timeout: float = 120.0) -> Iterator[None]:
     """Hold the lab's lock; another process working on the same lab makes us wait."""
+    checked(lab)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     # The lock lives beside (not inside) the lab's dir, so remove() can delete the dir.
     fd = os.open(RUN_DIR / f".{lab}.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -116,4 +128,4 @@ def locked(lab: str, timeout: float = 120.0) -> Iterator[None]:
 def forget_lock(lab: str) -> None:
     """Remove the lab's lock file once the lab is gone (a lab leaves no file behind)."""
     with contextlib.suppress(FileNotFoundError):
-        (RUN_DIR / f".{lab}.lock").unlink()
+        (RUN_DIR / f".{checked(lab)}.lock").unlink()

@@ -22,6 +22,7 @@ from stacklab.scenario import LabFile, Scenario
 from stacklab.yamlsrc import Document, YamlError, load
 
 REPO_LABS = FsPath(__file__).resolve().parents[1] / "scenarios" / "labs"
+MAX_MESSAGES = 50  # a file with 5000 unknown keys gets a screenful, not 5000 lines
 
 
 @dataclass
@@ -41,14 +42,28 @@ def validate_file(path: str | FsPath) -> Result:
     try:
         doc = load(path)
     except YamlError as e:
-        result.messages = e.messages
+        result.messages = capped(e.messages)
         return result
     problems = _validate_doc(doc, result)
-    result.messages += render(doc, problems)
-    result.ok = not errors_only(problems) and not _has_errors(result.messages)
+    messages = result.messages + render(doc, problems)
+    result.ok = not errors_only(problems) and not _has_errors(messages)
+    result.messages = capped(messages)
     if not result.ok:
         result.model = result.topology = result.cloud = None
     return result
+
+
+def capped(messages: list[str]) -> list[str]:
+    """The first MAX_MESSAGES messages and a last line saying how many more there are.
+
+    >>> capped([f"f.yaml:{i}: x: bad" for i in range(1, 60)])[-1]
+    'f.yaml:51: ... and 9 more problems not shown; fix the ones above first'
+    """
+    if len(messages) <= MAX_MESSAGES:
+        return messages
+    where = messages[MAX_MESSAGES].split(": ", 1)[0]
+    hidden = len(messages) - MAX_MESSAGES
+    return [*messages[:MAX_MESSAGES], f"{where}: ... and {hidden} more problems not shown; fix the ones above first"]
 
 
 def _has_errors(messages: list[str]) -> bool:
