@@ -2,8 +2,8 @@
 
 Main job:   deploy-lab (image if needed, `up` the ha lab, deploy, health checks; leaves it running)
             validate (health checks on the running lab), destroy-lab
-Tests:      tests (unit; lab and e2e tiers as root), lint, validate-scenarios
-Figures:    bench (root)
+Tests:      tests (unit; lab and e2e tiers as root), nightly (long e2e), lint, validate-scenarios
+Figures:    bench (root), load (a baseline table from inside a running lab)
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ def tests(session: nox.Session) -> None:
     """Unit tier (no root, seconds), then lab and e2e tiers (root; they skip themselves
     otherwise with the reason). Extra pytest arguments after `--`."""
     install(session)
-    session.run("pytest", "tests/unit", "tests/lab", "tests/e2e", *session.posargs)
+    session.run("pytest", "tests/unit", "tests/lab", "tests/e2e", "-m", "not nightly", *session.posargs)
+
+
+@nox.session
+def nightly(session: nox.Session) -> None:
+    """The nightly tier (root): e2e work too long for CI, marked `@pytest.mark.nightly`."""
+    install(session)
+    session.run("pytest", "tests/e2e", "-m", "nightly", *session.posargs)
 
 
 @nox.session
@@ -113,3 +120,15 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "tests.bench.bench_ceph")
     session.run("python", "-m", "tests.bench.bench_ha")
     session.run("python", "-m", "tests.bench.bench_keystone_cache")
+    session.run("python", "-m", "tests.bench.bench_load")
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """A baseline table from inside a running lab (root): `nox -s load -- [LAB] [--users N]
+    [--run-time T] [--target keystone|galera]`: locust on the lab's client node, RPS,
+    p50/p95/p99 and failures per request type (default lab: ha)."""
+    install(session)
+    args = list(session.posargs)
+    lab = args.pop(0) if args and not args[0].startswith("-") else DEFAULT_LAB
+    session.run("python", "-m", "checks.load", lab, *args)

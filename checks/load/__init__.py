@@ -37,6 +37,12 @@ TARGETS: dict[str, Target] = {
 }
 
 
+# Locustfiles that measure the tooling, not a service: the bench runs them, scenarios cannot.
+TOOLS: dict[str, Target] = {
+    "ceiling": Target("GET / from a responder in the load node itself: locust's own ceiling", "ceiling_user", ()),
+}
+
+
 def source(name: str) -> str:
     """The text of the in-node file ``checks/load/<name>.py``."""
     return (DIR / f"{name}.py").read_text()

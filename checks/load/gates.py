@@ -11,7 +11,9 @@ its timeout, not a service time); RPS counts successful requests.
 
 Definitions (the OpenStack performance-docs reliability metrics, made precise):
 
-- outage: first failed request sent → last failed request answered; 0 without failures.
+- outage: first failed request sent → last failed request answered, among the requests
+  answered after the fault when there is one (a timeout in the baseline is not the
+  fault's); 0 without failures.
 - MTTR: fault → the first of ``HOLD`` consecutive requests (by send time, among those
   answered after the fault) that all succeeded with a p95 within ``FACTOR`` × the
   baseline p95; 0 when the first ``HOLD`` already are; None when never (or no baseline).
@@ -91,7 +93,7 @@ class LoadFigures:
 
     @property
     def outage_s(self) -> float:
-        failed = [e for e in self.events if not e.ok]
+        failed = [e for e in self.events if not e.ok and (self.fault is None or e.end > self.fault)]
         return max(e.end for e in failed) - min(e.t for e in failed) if failed else 0.0
 
     @property

@@ -14,7 +14,8 @@ token), then reads (project and user lists), and few writes. Weights per user::
 
 Credentials (the admin of clouds.yaml) come from config.json, never argv. Each request
 has a 1 s connect and 5 s read timeout: a dead VIP holder shows as failures within
-seconds, not as users hung for requests' default (none). Projects this user created and
+seconds, not as users hung for requests' default (none). ``config.json`` may override
+``auth_url`` (the bench's straight-to-one-controller run) and the think time. Projects this user created and
 could not delete (a fault hit the DELETE) are deleted when the user stops.
 """
 
@@ -25,7 +26,7 @@ import uuid
 from typing import Any
 
 from load_common import config  # shipped beside this file
-from locust import HttpUser, between, task
+from locust import HttpUser, between, tag, task
 
 CFG = config()
 TIMEOUT = (1.0, 5.0)  # (connect incl. TLS, each read)
@@ -50,13 +51,14 @@ class KeystoneUser(HttpUser):
     def headers(self) -> dict[str, str]:
         return {"X-Auth-Token": self.token, "Accept": "application/json"}
 
+    @tag("issue")  # the bench runs token issue alone: locust --tags issue
     @task(3)
     def issue_token(self) -> None:
         with self.client.post("/auth/tokens", json=token_body(), name="token issue", timeout=TIMEOUT,
                               catch_response=True) as resp:
             if resp.status_code == 201:
                 self.token = resp.headers.get("X-Subject-Token", "")
-            else:
+            elif resp.status_code:  # 0: no answer; locust reports the exception (timeout, refused) itself
                 resp.failure(f"HTTP {resp.status_code}")
 
     @task(10)

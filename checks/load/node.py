@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from checks.ha_run import check_clock, parse_lines, wait_until
-from checks.load import COMMON, TARGETS, source
+from checks.load import COMMON, TARGETS, TOOLS, source
 from checks.load.gates import Event, to_events
 from lab import engine
 from lab.errors import LabError
@@ -32,6 +32,7 @@ from lab.errors import LabError
 ROOT = "/run/stacklab-load"
 LOCUST = "/usr/bin/locust"  # Debian's python3-locust, baked into the image by the client role
 MAX_RUN_TIME = 1800.0  # no load runs longer, whatever it is asked
+CEILING_PORT = 18080  # the bench's responder in the load node (loopback: no traffic leaves the node)
 RESULTS = ("events.jsonl", "locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust.log")
 
 
@@ -39,9 +40,10 @@ class LocustRun:
     """One locust run of a target's locustfile in ``node`` (see the module doc)."""
 
     def __init__(self, lab: str, node: str, target: str, *, users: int, spawn_rate: float, run_time: float,
-                 options: dict[str, Any] | None = None) -> None:
-        if target not in TARGETS:
+                 options: dict[str, Any] | None = None, tags: tuple[str, ...] = ()) -> None:
+        if target not in TARGETS and target not in TOOLS:
             raise LabError(f"unknown load target '{target}'; allowed: {', '.join(sorted(TARGETS))}")
+        self.tags = tags  # locust --tags: only the tasks tagged so (the bench's token-issue-only run)
         self.lab, self.node, self.target = lab, node, target
         self.users, self.spawn_rate = int(users), float(spawn_rate)
         self.run_time = min(float(run_time), MAX_RUN_TIME)
@@ -64,14 +66,16 @@ class LocustRun:
         return [LOCUST, "-f", f"{self.dir}/locustfile.py", "--headless", "--users", str(self.users),
                 "--spawn-rate", f"{self.spawn_rate:g}", "--run-time", f"{int(self.run_time)}s", "--stop-timeout", "5",
                 "--csv", f"{self.dir}/locust", "--csv-full-history", "--only-summary", "--exit-code-on-error", "0",
-                "--logfile", f"{self.dir}/locust.log", "--loglevel", "INFO"]
+                "--logfile", f"{self.dir}/locust.log", "--loglevel", "INFO",
+                *(["--tags", *self.tags] if self.tags else [])]
 
     def start(self) -> Self:
         """Check the clock, ship locustfile + helper + config (0600), start the unit."""
         check_clock(self.lab, self.node)
         self.config = {**CONFIGS[self.target][0](self.lab, self.node, self.id), **self.options}
         self._run(["install", "-d", "-m", "0700", ROOT, self.dir], "mkdir")
-        files = {f"{COMMON}.py": source(COMMON), "locustfile.py": source(TARGETS[self.target].locustfile),
+        locustfile = (TARGETS.get(self.target) or TOOLS[self.target]).locustfile
+        files = {f"{COMMON}.py": source(COMMON), "locustfile.py": source(locustfile),
                  "config.json": json.dumps(self.config)}
         for name, text in files.items():
             self._run(["/bin/sh", "-c", f"umask 077; cat > {self.dir}/{name}"], f"write {name}", input=text)
@@ -172,4 +176,5 @@ def drop_table(lab: str, config: dict[str, Any]) -> None:
 CONFIGS: dict[str, tuple[Callable[[str, str, str], dict[str, Any]], Callable[[str, dict[str, Any]], None] | None]] = {
     "keystone": (keystone_config, None),
     "galera": (galera_config, drop_table),
+    "ceiling": (lambda lab, node, run_id: {"url": f"http://127.0.0.1:{CEILING_PORT}"}, None),
 }

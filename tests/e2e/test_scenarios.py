@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from checks.load.gates import GATES
 from tests.lab.conftest import cli, require_lxc
 from tests.lab.leaks import leftovers
 
@@ -45,6 +46,9 @@ def without_fault(name: str, dest: Path) -> Path:
     """The scenario with its fault step(s) (and the heals naming them) removed."""
     data = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml").read_text())
     data["steps"] = [s for s in data["steps"] if "fault" not in s and not isinstance(s.get("heal"), list)]
+    for step in data["steps"]:  # a load's fault-relative gates (MTTR, degradation) need the fault
+        if "load" in step:
+            step["load"]["sla"] = {g: b for g, b in step["load"].get("sla", {}).items() if not GATES[g].needs_fault}
     data["name"] = f"{name}-nofault"
     path = dest / f"{name}-nofault.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checks.catalog import LOAD_TARGETS
-from checks.load import TARGETS
+from checks.load import DIR, TARGETS, TOOLS
 from checks.load.gates import GATES, Event, LoadFigures, judge, to_events
 from checks.load.node import CONFIGS, MAX_RUN_TIME, LocustRun
 from stacklab.runner.steps import LoadEnd, plan
@@ -95,15 +95,17 @@ def test_locust_is_always_bounded() -> None:
     assert "--headless" in argv and argv[argv.index("--users") + 1] == "7"
     assert argv[argv.index("--spawn-rate") + 1] == "2.5"
     assert argv[argv.index("--run-time") + 1] == f"{int(MAX_RUN_TIME)}s"
-    assert "--csv-full-history" in argv
+    assert "--csv-full-history" in argv and "--tags" not in argv
+    assert LocustRun("lab", "cli1", "keystone", users=1, spawn_rate=1, run_time=1, tags=("issue",)).argv()[-2:] == [
+        "--tags", "issue"]
     with pytest.raises(Exception, match="unknown load target 'nova'; allowed: galera, keystone"):
         LocustRun("lab", "cli1", "nova", users=1, spawn_rate=1, run_time=1)
 
 
 def test_every_target_has_a_locustfile_and_a_config() -> None:
-    assert set(CONFIGS) == set(TARGETS) == set(LOAD_TARGETS)
-    for target in TARGETS.values():
-        assert (Path(__import__("checks.load").load.DIR) / f"{target.locustfile}.py").is_file()
+    assert set(CONFIGS) == set(TARGETS) | set(TOOLS) and set(TARGETS) == set(LOAD_TARGETS)
+    for target in (*TARGETS.values(), *TOOLS.values()):
+        assert (DIR / f"{target.locustfile}.py").is_file()
     assert all(g.bound in ("max", "min") for g in GATES.values())
 
 
