@@ -111,8 +111,16 @@ def _after(t: float | None, start: float) -> float | None:
 
 
 def gate_lines(figures: dict[str, Any]) -> list[str]:
-    """The gate lines of a step's figures, for the verdict printout."""
+    """For the verdict printout: per load, one line of figures per phase, then its gates."""
     from checks.load.gates import GateResult
 
-    return [f"{name} {GateResult(**g).line()}" for name, value in figures.items()
-            if isinstance(value, dict) and "gates" in value for g in value["gates"]]
+    lines = []
+    for name, value in figures.items():
+        if not (isinstance(value, dict) and "gates" in value):
+            continue
+        whole, phases = value["whole"], value["phases"]
+        p95 = ", ".join(f"{p} {phases[p]['p95_s']:.3g}" for p in phases if phases[p]["p95_s"] is not None)
+        lines.append(f"{name}: {whole['requests']} requests, {whole['failures']} failed, {whole['rps']} RPS; "
+                     f"p95 s {p95}")
+        lines += [f"{name} {GateResult(**g).line()}" for g in value["gates"]]
+    return lines

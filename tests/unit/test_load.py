@@ -148,3 +148,16 @@ def test_a_background_load_ends_after_the_closing_heal() -> None:
     labels = [p.label for p in plan(scn)]
     assert labels[-3:] == ["heal all", "check healthy", "load end keystone: gates"]
     assert isinstance(plan(scn)[-1].step, LoadEnd) and plan(scn)[-1].implicit
+
+
+def test_verdict_lines_show_phases_and_each_gate_against_its_bound() -> None:
+    from dataclasses import asdict
+
+    from stacklab.runner.loads import gate_lines
+
+    f = LoadFigures(failover_log(), fault=10.0, heal=20.0)
+    gates = [asdict(g) for g in judge(f, {"max_p95_s": 0.2})]
+    figures = {"nodes": ["ctl1"], "keystone": {**f.summary(), "gates": gates}}
+    assert gate_lines(figures) == [
+        "keystone: 300 requests, 30 failed, 9.0 RPS; p95 s baseline 0.1, fault 0.5, recovery 0.1",
+        "keystone max_p95_s: measured 0.5 (max 0.2) FAIL"]
