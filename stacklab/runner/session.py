@@ -136,12 +136,13 @@ class ScenarioRun:
     def _check(self, step: CheckStep, res: StepResult) -> None:
         """Poll until the check passes (a healing cluster converges), bounded by CHECK_TIMEOUT."""
         verdicts, waited = self.poll_check(step.check, want_pass=True)
-        if step.check == "healthy" and all(v.ok for v in verdicts):
-            verdicts += self.verdicts("healthy", once=True)  # the slow ones, once the cluster has converged
-        res.figures = {v.name: v.figures for v in verdicts if v.figures} | {"converged_after_s": waited}
         failed = [f"{v.name}: {p}" for v in verdicts for p in v.problems]
+        once = self.verdicts("healthy", once=True) if step.check == "healthy" and not failed else []
+        res.figures = {v.name: v.figures for v in verdicts + once if v.figures} | {"converged_after_s": waited}
         if failed:
             raise ExpectationFailed(f"not healthy after {CHECK_TIMEOUT:.0f} s: " + "; ".join(failed))
+        if problems := [f"{v.name}: {p}" for v in once for p in v.problems]:  # run once, after convergence
+            raise ExpectationFailed(f"converged after {waited:.0f} s, but: " + "; ".join(problems))
 
     def poll_check(self, name: str, *, want_pass: bool) -> tuple[list[Verdict], float]:
         """Run the check until its outcome is the wanted one or CHECK_TIMEOUT passes."""
