@@ -12,8 +12,8 @@ its timeout, not a service time); RPS counts successful requests.
 Definitions (the OpenStack performance-docs reliability metrics, made precise):
 
 - outage: first failed request sent → last failed request answered, among the requests
-  answered after the fault when there is one (a timeout in the baseline is not the
-  fault's); 0 without failures.
+  of the fault phase when there is a fault (a timeout in the baseline is not the fault's,
+  and the heal's own blips, a node rejoining, are ``recovery_outage_s``); 0 without failures.
 - MTTR: fault → the first of ``HOLD`` consecutive requests (by send time, among those
   answered after the fault) that all succeeded with a p95 within ``FACTOR`` × the
   baseline p95; 0 when the first ``HOLD`` already are; None when never (or no baseline).
@@ -93,8 +93,11 @@ class LoadFigures:
 
     @property
     def outage_s(self) -> float:
-        failed = [e for e in self.events if not e.ok and (self.fault is None or e.end > self.fault)]
-        return max(e.end for e in failed) - min(e.t for e in failed) if failed else 0.0
+        return _span([e for e in self.events if not e.ok and self.phase(e) == ("fault" if self.fault else "baseline")])
+
+    @property
+    def recovery_outage_s(self) -> float:
+        return _span([e for e in self.events if not e.ok and self.phase(e) == "recovery"])
 
     @property
     def mttr_s(self) -> float | None:
@@ -120,12 +123,18 @@ class LoadFigures:
     def summary(self) -> dict[str, Any]:
         """For result.json: the whole run, per phase, per request type, and the derived figures."""
         return {"whole": self.whole, "phases": self.phases, "by_type": self.by_type,
-                "outage_s": rounded(self.outage_s), "mttr_s": rounded(self.mttr_s),
+                "outage_s": rounded(self.outage_s), "recovery_outage_s": rounded(self.recovery_outage_s),
+                "mttr_s": rounded(self.mttr_s),
                 "degradation": rounded(self.degradation), "error_kinds": self.error_kinds()}
 
     def error_kinds(self, top: int = 5) -> dict[str, int]:
         kinds = [(e.err or "?").split(":")[0] for e in self.events if not e.ok]
         return {k: kinds.count(k) for k in sorted(set(kinds), key=kinds.count, reverse=True)[:top]}
+
+
+def _span(failed: Sequence[Event]) -> float:
+    """First failure sent → last failure answered; 0.0 without failures."""
+    return max(e.end for e in failed) - min(e.t for e in failed) if failed else 0.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,7 @@ GATES: dict[str, Gate] = {
     "max_p95_s": Gate("max", "s", "95th percentile latency of successful requests", lambda f: f.whole["p95_s"]),
     "max_p99_s": Gate("max", "s", "99th percentile latency of successful requests", lambda f: f.whole["p99_s"]),
     "min_rps": Gate("min", "1/s", "successful requests per second over the run", lambda f: f.whole["rps"]),
-    "max_outage_s": Gate("max", "s", "first failed request sent to last failed request answered",
+    "max_outage_s": Gate("max", "s", "first failed request sent to last failed request answered (fault phase)",
                          lambda f: f.outage_s),
     "max_mttr_s": Gate("max", "s", "fault to latency back within 1.5 x the baseline p95", lambda f: f.mttr_s, True),
     "max_degradation": Gate("max", "ratio", "p95 during the fault / baseline p95", lambda f: f.degradation, True),

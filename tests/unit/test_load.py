@@ -161,3 +161,10 @@ def test_verdict_lines_show_phases_and_each_gate_against_its_bound() -> None:
     assert gate_lines(figures) == [
         "keystone: 300 requests, 30 failed, 9.0 RPS; p95 s baseline 0.1, fault 0.5, recovery 0.1",
         "keystone max_p95_s: measured 0.5 (max 0.2) FAIL"]
+
+
+def test_a_blip_after_the_heal_is_not_the_faults_outage() -> None:
+    events = failover_log() + [Event(25.0, "token issue", 5.0, False, "ReadTimeout: x")]
+    f = LoadFigures(events, fault=10.0, heal=20.0)
+    assert f.outage_s == pytest.approx(3.9) and f.recovery_outage_s == pytest.approx(5.0)
+    assert f.whole["failures"] == 31  # it still counts against the failure rate
