@@ -113,7 +113,9 @@ def bench(session: nox.Session) -> None:
     """Figures (root): lab engine (image, up/down, RAM per node, leak-free cycles), deploy
     (per component, RAM, no-op re-deploy), Ceph (time to HEALTH_OK, RAM per daemon, rados
     bench healthy/degraded/rate-limited) and HA (VIP failover VRRPv2/advert 1 vs VRRPv3/
-    advert 0.1, API downtime and MTTR for power-off vs Keystone stop vs freeze; ~25 min)."""
+    advert 0.1, API downtime and MTTR for power-off vs Keystone stop vs freeze; ~25 min), load
+    (locust token issue through the VIP vs one controller, during a VIP-holder power-off,
+    locust's own ceiling on one node)."""
     install(session)
     session.run("python", "-m", "tests.bench.bench_lab", *session.posargs)
     session.run("python", "-m", "tests.bench.bench_deploy")
