@@ -54,16 +54,28 @@ def validate_file(path: str | FsPath) -> Result:
 
 
 def capped(messages: list[str]) -> list[str]:
-    """The first MAX_MESSAGES messages and a last line saying how many more there are.
+    """The first MAX_MESSAGES messages, made printable, and a last line saying how many
+    more there are. A name like ``"\\e[2J"`` (YAML escapes reach the messages that quote
+    it) must not drive the user's terminal.
 
     >>> capped([f"f.yaml:{i}: x: bad" for i in range(1, 60)])[-1]
     'f.yaml:51: ... and 9 more problems not shown; fix the ones above first'
+    >>> capped(["f.yaml:1: name: 'a\\x1b[2J' is not a valid name"])
+    ["f.yaml:1: name: 'a\\\\x1b[2J' is not a valid name"]
     """
+    messages = [printable(m) for m in messages]
     if len(messages) <= MAX_MESSAGES:
         return messages
     where = messages[MAX_MESSAGES].split(": ", 1)[0]
     hidden = len(messages) - MAX_MESSAGES
     return [*messages[:MAX_MESSAGES], f"{where}: ... and {hidden} more problems not shown; fix the ones above first"]
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (NUL, ESC, ...) written as Python escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _has_errors(messages: list[str]) -> bool:

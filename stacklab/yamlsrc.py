@@ -42,6 +42,7 @@ MAX_BYTES = 256 * 1024
 MAX_NODES = 10_000
 MAX_DEPTH = 24
 MAX_SCALAR = 4096  # characters; also keeps every error message quoting a value short
+MAX_INT_BITS = 64  # 0x + 4000 hex digits is a valid YAML int that Python cannot even print
 _BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32",
          b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 
@@ -139,6 +140,9 @@ class BoundedLoader(yaml.SafeLoader):
             return f"aliases (*{event.anchor}) are not allowed in stacklab files; write the value out"
         if getattr(event, "anchor", None) is not None:
             return f"anchors (&{event.anchor}) are not allowed in stacklab files; write the value out"
+        if getattr(event, "tag", None) not in (None, "!"):  # !!python/object, !!binary, ...
+            tag = event.tag.replace("tag:yaml.org,2002:", "!!")
+            return f"explicit tags ({tag}) are not allowed in stacklab files; write plain values"
         if self.node_count > MAX_NODES:
             return f"more than {MAX_NODES} values in one file; that is not a lab or scenario"
         if isinstance(event, ScalarEvent) and len(event.value) > MAX_SCALAR:
@@ -222,8 +226,12 @@ def _build_value(loader: yaml.SafeLoader, node: Node, path: Path, doc: Document,
 def _scalar(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
     """The Python value of a scalar; the constructors' own ValueErrors (a date like
     ``2024-13-45``, an integer past Python's digit limit) become marked YAML errors."""
+    mark: Any = node.start_mark
     try:
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
     except (ValueError, OverflowError) as e:
-        mark: Any = node.start_mark
         raise LimitError(problem=f"cannot read the value {node.value[:40]!r}: {e}", problem_mark=mark) from None
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise LimitError(problem=f"the integer {node.value[:20]}... has more than {MAX_INT_BITS} bits",
+                         problem_mark=mark)
+    return value
