@@ -33,7 +33,7 @@ from lab import engine
 from lab.errors import LabError
 
 ROOT = "/run/stacklab-probe"
-PYTHON = "/usr/bin/python3"  # never a host's pyenv shim (DESIGN.md)
+PYTHON = "/usr/bin/python3"  # never a host's pyenv shim (docs/facts.md)
 MAX_SECONDS = 1800.0  # no probe runs longer, whatever it is asked
 
 

@@ -1,7 +1,7 @@
 """The cloud deployed onto a lab: role options and tenant resources.
 
 Every option has a lab-sized default, so ``cloud: {}`` is a valid cloud; the
-values chosen are the ones measured to work on a 2-core machine (see DESIGN.md).
+values chosen are the ones measured to work on a 2-core machine (see docs/facts.md).
 
 >>> Cloud.model_validate({}).keepalived.advert_int
 1.0

@@ -1,4 +1,4 @@
-"""Scripts that run INSIDE lab nodes, never on the host (DESIGN.md, network safety).
+"""Scripts that run INSIDE lab nodes, never on the host (docs/facts.md, network safety).
 
 Each probe is shipped into the node next to ``probe_common.py`` and started there
 detached (a transient systemd unit, see ``checks.ha_run.NodeProbe``). They use

@@ -1,6 +1,6 @@
 """Ceph monitors + managers (``ceph-mon`` role) and the Ceph client config on controllers.
 
-Manual bring-up (no cephadm, no ceph-volume), as measured in DESIGN.md: the monmap is
+Manual bring-up (no cephadm, no ceph-volume), as measured in docs/facts.md: the monmap is
 made with ``monmaptool --addv``, each mon is ``ceph-mon --mkfs``'d with a keyring
 holding every bootstrap entity (imported into the new cluster's auth database), then
 the Debian units run the daemons. A mon added later (``cloud.ceph.mons`` 1 -> 3) is

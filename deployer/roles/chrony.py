@@ -3,7 +3,7 @@
 Lab nodes share the host's single kernel clock and have no CAP_SYS_TIME, so chronyd
 runs with ``-x`` (measure and serve, never adjust) and a unit drop-in clears the
 unit's ``ConditionCapability=CAP_SYS_TIME``, which otherwise skips chrony silently
-(DESIGN.md). What this buys is real NTP traffic and a real "is this node synchronised"
+(docs/facts.md). What this buys is real NTP traffic and a real "is this node synchronised"
 answer, which the clock-drift checks and faketime scenarios build on.
 
 The controllers use ``local stratum 8 orphan`` and poll each other: the one with the

@@ -97,7 +97,7 @@ class Galera(Component):
         if not fresh and not safe:
             raise DeployError(ctls[0].name, "galera: bootstrap", "the whole cluster is down and no node is "
                               "safe_to_bootstrap: run `mariadbd --wsrep-recover` on each, then set "
-                              "safe_to_bootstrap: 1 in grastate.dat of the most advanced one (DESIGN.md)")
+                              "safe_to_bootstrap: 1 in grastate.dat of the most advanced one (docs/facts.md)")
         first = ctls[0] if fresh else safe[0]
         ctx.t.run(first.name, ["galera_new_cluster"], step="galera: bootstrap", timeout=180)
         ctx.service(first.name, "mariadb")  # enable it: a power-cycled node must start by itself
@@ -116,7 +116,7 @@ class Galera(Component):
                               "running (quorum lost, e.g. 2 nodes − 1 or a whole-cluster crash): on the most "
                               "advanced node SET GLOBAL wsrep_provider_options='pc.bootstrap=YES' if it answers, "
                               "else stop mariadb everywhere, compare `galera_recovery` positions, set "
-                              "safe_to_bootstrap: 1 in its grastate.dat and redeploy (DESIGN.md)") from e
+                              "safe_to_bootstrap: 1 in its grastate.dat and redeploy (docs/facts.md)") from e
 
     def converge(self, ctx: Context, host: Host, changed: bool, state: dict[str, str]) -> None:
         """Start (join) or restart the node when needed, then wait until it is Synced."""

@@ -7,7 +7,7 @@ certificate for the VIP (name and address), backends are every controller's uwsg
 node-IP:5001 in plain HTTP. MariaDB: TCP, the local Galera node active and the others
 backup, so writes go to one node at a time.
 
-The defaults follow DESIGN.md's failover trap (redispatch, 2 retries, short connect and
+The defaults follow docs/facts.md's failover trap (redispatch, 2 retries, short connect and
 check timeouts), with two measured refinements for Keystone: ``option redispatch 1``
 (every retry goes to another server, not only the last) and ``observe layer4
 error-limit 1 on-error mark-down`` (the first failed connect of live traffic marks a dead

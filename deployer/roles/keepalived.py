@@ -13,7 +13,7 @@ port, multicast included, so it splits VRRP exactly as it would split unicast VR
 VRRPv2 carries a PASS authentication from the lab's secrets (8 characters: keepalived
 uses no more); VRRPv3 has no authentication (RFC 5798) but allows sub-second
 ``advert_int``. A ``track_script`` with ``pgrep -x haproxy`` releases the VIP when haproxy
-dies (``pidof`` never fires in these nodes, DESIGN.md).
+dies (``pidof`` never fires in these nodes, docs/facts.md).
 """
 
 from __future__ import annotations

@@ -251,7 +251,7 @@ class CloudsYaml(Component):
 
     The host copy is for tools that enter the lab's namespaces from the host (its paths
     are host paths); a plain ``openstack`` on the host cannot reach the lab: the host has
-    no route into it, by design (DESIGN.md, network safety)."""
+    no route into it, by design (docs/facts.md, network safety)."""
 
     name = "clouds"
     NODE_PATH = "/etc/openstack/clouds.yaml"

@@ -13,7 +13,7 @@ Queue types (``cloud.rabbitmq.queue_type``):
   per-vhost default queue type yet (3.11+), so the deployer only removes ``ha-all``.
 
 ``rabbitmqctl`` runs as ``runuser -u rabbitmq -- timeout -s KILL N rabbitmqctl``: with
-``timeout`` outside ``runuser`` a timed-out call leaks its Erlang VM (DESIGN.md).
+``timeout`` outside ``runuser`` a timed-out call leaks its Erlang VM (docs/facts.md).
 """
 
 from __future__ import annotations

@@ -206,7 +206,7 @@ class LxcBackend(Backend):
             time.sleep(0.05)
 
     def _write_config(self, lab: str, spec: NodeSpec, image: Image) -> None:
-        """The container config; keys and their reasons are in DESIGN.md (LXC)."""
+        """The container config; keys and their reasons are in docs/facts.md (LXC)."""
         ndir = node_dir(lab, spec.name)
         (ndir / "upper").mkdir(parents=True, exist_ok=True)
         cdir = lxcpath(lab) / container_name(lab, spec.name)

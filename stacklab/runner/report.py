@@ -26,8 +26,8 @@ ALLOWLIST = [
     r"Failed to (?:mount|set up mount namespacing|connect to bus)",
     r"Failed to attach .* to compat systemd cgroup",
     r"systemd-journald.*(?:Failed to set|Failed to open)",
-    r"unable to get device name",  # file-backed OSDs (DESIGN.md)
-    r"ulimit|open files limit|RLIMIT_NOFILE",  # the sandbox's hard limit (DESIGN.md)
+    r"unable to get device name",  # file-backed OSDs (docs/facts.md)
+    r"ulimit|open files limit|RLIMIT_NOFILE",  # the sandbox's hard limit (docs/facts.md)
     r"chronyd.*(?:adjtimex|Could not open /dev/rtc)",
 ]
 PACKAGES = ["keepalived", "haproxy", "mariadb-server", "galera-4", "rabbitmq-server", "memcached", "keystone",
