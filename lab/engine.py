@@ -197,6 +197,7 @@ def status(lab: str) -> dict[str, Any]:
     Works on any lab with a trace on this host: a half-built one (phase ``creating``,
     a killed ``up``) or one with leftovers but no state file (phase ``leftovers``) is
     reported with what exists, so the user sees what ``down`` will remove."""
+    labstate.checked(lab)
     try:
         st = labstate.load(lab)
     except LabError:

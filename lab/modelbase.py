@@ -30,7 +30,7 @@ _GROUP = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z])?$")
 
 def _name_checker(max_len: int, pattern: re.Pattern[str], hint: str) -> AfterValidator:
     def check(value: str) -> str:
-        if not pattern.match(value) or len(value) > max_len:
+        if not pattern.fullmatch(value) or len(value) > max_len:  # fullmatch: "$" allows a final "\n"
             raise ValueError(f"'{value}' is not a valid name: {hint}, at most {max_len} characters")
         return value
 
@@ -62,7 +62,7 @@ def check_lab_name(value: str) -> str:
     ValueError: '../etc' is not a valid lab name: lower-case letters, digits and '-', starting with a letter, \
 at most 32 characters
     """
-    if not isinstance(value, str) or not _NAME.match(value) or len(value) > 32:
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or len(value) > 32:
         raise ValueError(f"{value!r} is not a valid lab name: {_LAB_HINT}, at most 32 characters")
     return value
 

@@ -43,7 +43,7 @@ def container_prefix(lab: str) -> str:
 
 def _slug(value: str, what: str) -> str:
     """Reject names that could escape a path or collide (``../x``, spaces, ...)."""
-    if not _SLUG.match(value):
+    if not _SLUG.fullmatch(value):
         raise LabError(f"invalid {what} name {value!r}: use 1-32 of [a-z0-9-], "
                        "starting with a letter or digit")
     return value
