@@ -41,7 +41,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     from checks.ha_run import prober
     from checks.load.gates import LoadFigures
-    from checks.load.node import LocustRun
+    from checks.load.node import CEILING_RPS, LocustRun
 
     parser = argparse.ArgumentParser(prog="python -m checks.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("lab", help="a running, deployed lab (stacklab status)")
@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         events = locust.finish(dest)
     figures = LoadFigures(events)
     print(table({**figures.by_type, "all": figures.whole}))
+    if (figures.whole["rps"] or 0) > 0.8 * CEILING_RPS:
+        print(f"warning: {figures.whole['rps']} RPS is near locust's own ceiling on one node (≈ {CEILING_RPS:g}): "
+              "the client, not the cloud, may be the limit")
     print(f"results: {dest}")
     return 0 if events else 1
 

@@ -32,6 +32,9 @@ from lab.errors import LabError
 ROOT = "/run/stacklab-load"
 LOCUST = "/usr/bin/locust"  # Debian's python3-locust, baked into the image by the client role
 MAX_RUN_TIME = 1800.0  # no load runs longer, whatever it is asked
+# Locust's own ceiling on one lab node (tests/bench/bench_load.py, 2026-12-03: HttpUser, one
+# process, ≈ 1500-1600 RPS on a loaded 2-core host). Figures near it measure locust, not the cloud.
+CEILING_RPS = 1500.0
 CEILING_PORT = 18080  # the bench's responder in the load node (loopback: no traffic leaves the node)
 RESULTS = ("events.jsonl", "locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust.log")
 

@@ -24,7 +24,7 @@ from typing import Any
 from checks.ha_run import prober
 from checks.infra.base import open_lab
 from checks.load.gates import LoadFigures
-from checks.load.node import CEILING_PORT, LocustRun
+from checks.load.node import CEILING_PORT, CEILING_RPS, LocustRun
 from deployer.catalog import image_packages
 from deployer.deploy import deploy
 from lab import engine
@@ -80,6 +80,7 @@ def ceiling(lab: str, node: str, dest: Path, seconds: float) -> float:
             stats = locust(lab, node, "ceiling", dest / f"ceiling-{users}", users, seconds).whole
             show(f"locust ceiling, {users} users, one node", stats)
             best = max(best, stats["rps"] or 0.0)
+        print(f"  (checks.load.node.CEILING_RPS, which `nox -s load` flags against, is {CEILING_RPS:g})")
         return best
     finally:
         engine.run(lab, node, ["systemctl", "stop", unit], timeout=30)
