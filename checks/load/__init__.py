@@ -5,7 +5,8 @@ the lab roles it needs; ``checks.catalog.LOAD_TARGETS`` and the scenario schema'
 ``load.target`` enum come from ``TARGETS``. In-node files: the locustfiles and
 ``load_common.py`` (event log, stop file). Host side: ``node`` (run locust in a node,
 copy its results back), ``gates`` (the figures and SLA gates from the event log),
-``table`` (the per-request-type table).
+``__main__`` (``nox -s load``: a baseline table per request type). ``TOOLS`` are
+locustfiles for the bench only (locust's own ceiling), not scenario targets.
 
 >>> sorted(TARGETS), TARGETS["keystone"].locustfile
 (['galera', 'keystone'], 'keystone_user')
