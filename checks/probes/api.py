@@ -3,7 +3,7 @@
 A request starts every ``interval`` s whether or not the earlier ones have answered
 (at most ``concurrency`` in flight), as independent clients would send them: a request
 hung until its timeout does not hide the ones after it. ``concurrency`` 1 is a closed
-loop, one request after the other (load steps use it with interval 0).
+loop, one request after the other.
 
 Every request opens a fresh TLS connection (as a new CLI invocation would), so a VIP
 move or a dead backend shows at once instead of on a stale keep-alive connection.
