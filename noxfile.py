@@ -36,9 +36,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def nightly(session: nox.Session) -> None:
-    """The nightly tier (root): e2e work too long for CI, marked `@pytest.mark.nightly`."""
+    """The nightly tier (root): lab and e2e work too long for CI, marked `@pytest.mark.nightly`
+    (e.g. the full kill-anywhere sweep of tests/lab/test_kill_anywhere.py)."""
     install(session)
-    session.run("pytest", "tests/e2e", "-m", "nightly", *session.posargs)
+    session.run("pytest", "tests/lab", "tests/e2e", "-m", "nightly", *session.posargs)
 
 
 @nox.session

@@ -161,7 +161,7 @@ def _teardown(lab: str, be: Backend) -> None:
     for step in (lambda: be.down(lab), lambda: fabric.destroy(lab), lambda: labstate.remove(lab)):
         try:
             step()
-        except LabError as e:  # keep going: leave as little as possible behind
+        except (LabError, OSError) as e:  # keep going: leave as little as possible behind
             errors.append(str(e))
     if errors:
         raise LabError(f"lab {lab}: teardown incomplete:\n  " + "\n  ".join(errors))

@@ -217,7 +217,7 @@ def addresses(lab: str) -> dict[str, dict[str, list[str]]]:
     """node -> interface -> IPv4 addresses (CIDR, kernel order: planned first, then VIPs)."""
     result: dict[str, dict[str, list[str]]] = {}
     for _, node in netns.list_lab_ns(lab):
-        if node == FABRIC:
+        if node == FABRIC or not netns.is_live(lab, node):
             continue
         with netns.rtnl(lab, node) as ipr:
             names = {link["index"]: link.get("ifname") for link in ipr.get_links()}
@@ -241,7 +241,7 @@ def destroy(lab: str, *, timeout: float = 10.0) -> None:
     names = [name for _, name in netns.list_lab_ns(lab)]
     if not names:
         return
-    if FABRIC in names:
+    if FABRIC in names and netns.is_live(lab, FABRIC):
         with netns.rtnl(lab, FABRIC) as ipr:
             veths = [link for link in ipr.get_links()
                      if link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "veth"]

@@ -75,6 +75,12 @@ def remove(lab: str, name: str) -> None:
         pr_netns.remove(ns_name(lab, name))
 
 
+def is_live(lab: str, name: str) -> bool:
+    """The namespace is bind-mounted, not just the empty file ``create`` makes first: a
+    run killed between the two leaves such a file, which ``down`` must simply unlink."""
+    return os.path.ismount(ns_path(lab, name))
+
+
 def ns_inode(path: str) -> int:
     """Inode identifying a network namespace (from a bind mount or /proc/PID/ns/net)."""
     return os.stat(path).st_ino
@@ -86,6 +92,9 @@ def rtnl(lab: str, name: str) -> Iterator[IPRoute]:
     path = ns_path(lab, name)
     if not os.path.exists(path):
         raise LabError(f"network namespace {path} does not exist (lab '{lab}' not built?)")
+    if not is_live(lab, name):
+        raise LabError(f"{path} is not a network namespace (left half-made by a killed run; "
+                       f"`stacklab down {lab}` removes it)")
     ipr = IPRoute(netns=ns_name(lab, name))
     try:
         _verify_socket_ns(ipr.fileno(), path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +21,6 @@ from deployer.catalog import image_packages
 from lab import engine, faults
 from lab.errors import LabError
 from lab.faultspec import LAB_FAULTS
-from lab.state import state_path
 from stacklab.validate import validate_file
 from tests.lab import conftest
 from tests.lab.conftest import require_lxc, wait_for
@@ -228,26 +226,6 @@ def test_cli_status_exec_and_errors(ha: str) -> None:
     assert "Traceback" not in clash.stderr
     missing = cli("exec", "--lab", ha, "ctl9", "--", "true")
     assert missing.returncode == 2 and "has no node 'ctl9'" in missing.stderr
-
-
-def test_sigkill_during_up_then_down_leaves_nothing(lab_name: str) -> None:
-    require_lxc()
-    name = f"{lab_name}k"
-    proc = subprocess.Popen([sys.executable, "-m", "stacklab.cli", "up", str(HA), "--name", name],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        nodes_dir = Path(f"/var/lib/stacklab/{name}/nodes")
-        assert wait_for(lambda: nodes_dir.is_dir() and any(nodes_dir.iterdir()), 300,
-                        f"{name}: first node directory during up")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert state_path(name).exists()
-    assert leftovers(name), "the kill came too late to test anything"
-    assert cli("status", name).returncode in (0, 1)  # reports, never tracebacks
-    down = cli("down", name)
-    assert down.returncode == 0, down.stderr
-    assert leftovers(name) == []
 
 
 def test_failed_up_leaves_nothing(lab_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
