@@ -122,6 +122,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "tests.bench.bench_deploy")
     session.run("python", "-m", "tests.bench.bench_ceph")
     session.run("python", "-m", "tests.bench.bench_ha")
+    session.run("python", "-m", "tests.bench.bench_robust")  # validate bounds, 100 ha up/down cycles
     session.run("python", "-m", "tests.bench.bench_keystone_cache")
     session.run("python", "-m", "tests.bench.bench_load")
 

@@ -36,10 +36,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lab.problems import Path
 
-#: Bounds on a scenario or lab file. The largest shipped file has 1.6 KB, 112 nodes,
-#: depth 7: these leave two orders of magnitude of room and still cost milliseconds.
+#: Bounds on a scenario or lab file. The largest shipped file has 1.6 KB, 112 values,
+#: depth 7; a lab at the model's own bounds (64 nodes, 8 networks) has ≈ 250 values.
+#: PyYAML's pure-Python parser needs ≈ 0.1 ms per value, so 2000 values keep even a
+#: refused file well under a second on a busy machine.
 MAX_BYTES = 256 * 1024
-MAX_NODES = 10_000
+MAX_NODES = 2000
 MAX_DEPTH = 24
 MAX_SCALAR = 4096  # characters; also keeps every error message quoting a value short
 MAX_INT_BITS = 64  # 0x + 4000 hex digits is a valid YAML int that Python cannot even print
@@ -133,6 +135,14 @@ class BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        """Refuse deep ``[[[[...`` in the scanner already: it looks ahead for a possible
+        key over every open bracket, quadratic in the depth before the composer sees one."""
+        if self.flow_level >= MAX_DEPTH:
+            mark: Any = self.get_mark()
+            raise LimitError(problem=f"nested more than {MAX_DEPTH} levels deep", problem_mark=mark)
+        super().fetch_flow_collection_start(token_class)  # type: ignore[misc]
 
     def _refusal(self, event: Any) -> str | None:
         """Why the next node may not be composed, or None."""
