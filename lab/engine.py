@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lab import fabric, image
+from lab import fabric, image, netns
 from lab import state as labstate
 from lab.backends.base import Backend, Completed, NodeSpec
 from lab.errors import LabError, UsageError
@@ -214,6 +214,9 @@ def status(lab: str) -> dict[str, Any]:
     nodes = [{"name": name, "state": states.get(name, "absent"), "roles": node["roles"],
               "addresses": node["addresses"], "live_addresses": live.get(name, {})}
              for name, node in planned.items()]
+    made = {"namespaces": len(netns.list_lab_ns(lab)), "containers": len(states),
+            "running": sum(1 for s in states.values() if s == "running")}
     return {"lab": lab, "backend": st.backend if st else "lxc", "source": st.source if st else "",
             "phase": st.phase if st else "leftovers", "image": st.image if st else "",
-            "topology_hash": st.topology_hash if st else "", "faults": st.faults if st else [], "nodes": nodes}
+            "topology_hash": st.topology_hash if st else "", "faults": st.faults if st else [], "nodes": nodes,
+            "made": made}

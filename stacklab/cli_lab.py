@@ -174,6 +174,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {node['name']:<8} {node['state']:<8} {','.join(node['roles']) or '-':<24} {addrs}")
         for fault in rep["faults"]:
             print(f"  fault: {fault}")
+        if rep["phase"] != "up":  # a killed or failed run: say what exists and how it goes away
+            made = rep["made"]
+            print(f"  half-built: {made['namespaces']} network namespaces, {made['containers']} containers "
+                  f"({made['running']} running); `stacklab down {rep['lab']}` removes it")
     return 0
 
 
