@@ -10,6 +10,7 @@ with a real per-lab ``Secrets``); a new template that no case renders fails here
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -19,7 +20,7 @@ import pytest
 from deployer.context import TEMPLATES, Context, render
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
-from deployer.pki import Secrets
+from deployer.pki import CA, Secrets
 from deployer.roles.ceph_common import conf, key, keyring
 from tests.unit.test_templates_api import CASES as API_CASES
 from tests.unit.test_templates_cluster import CASES as CLUSTER_CASES
@@ -92,3 +93,16 @@ def test_secrets_come_only_from_the_lab(name: str, tmp_path: Path) -> None:
 def test_the_scanner_finds_defaults() -> None:
     sample = "default_pass = guest\nwsrep_sst_auth = sst:changeme\nCREATE USER 'a' IDENTIFIED BY 'admin';\n"
     assert secret_values(sample) == ["guest", "changeme", "admin"]
+
+
+def test_lab_secrets_are_private_and_per_lab(tmp_path: Path) -> None:
+    """Each lab's secrets live in its own 0700 dir, every file 0600, and differ per lab."""
+    made = {}
+    for lab in ("one", "two"):
+        secrets = Secrets(tmp_path / lab / "secrets")
+        made[lab] = (secrets.password("db_root"), secrets.fernet_key("fernet_0"))
+        CA(tmp_path / lab / "secrets" / "pki", lab).issue("vip", dns=[f"api.{lab}"], ips=["10.0.0.5"])
+        files = [p for p in (tmp_path / lab / "secrets").rglob("*") if p.is_file()]
+        assert len(files) == 5 and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+        assert stat.S_IMODE((tmp_path / lab / "secrets").stat().st_mode) == 0o700
+    assert made["one"][0] != made["two"][0] and made["one"][1] != made["two"][1]
