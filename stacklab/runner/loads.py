@@ -42,21 +42,22 @@ class Loads:
         locust = LocustRun(run.lab, node, spec.target, users=spec.users, spawn_rate=spec.spawn_rate,
                            run_time=spec.run_time).start()
         res.figures.update(node=node, unit=locust.unit)
-        if not spec.background:
-            let_pass(spec.run_time, until=locust.started + spec.run_time)  # the load's own duration
-            deadline = time.monotonic() + END_GRACE
-            while locust.active() and time.monotonic() < deadline:
-                time.sleep(0.5)
-            self.judge(spec, locust, res)
+        self.live.append((spec, locust))  # until judged: stop() ends it should the run fail first
+        if spec.background:
+            locust.wait_requests(BASELINE_REQUESTS)
             return
-        self.live.append((spec, locust))
-        locust.wait_requests(BASELINE_REQUESTS)
+        let_pass(spec.run_time, until=locust.started + spec.run_time)  # the load's own duration
+        deadline = time.monotonic() + END_GRACE
+        while locust.active() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.live.remove((spec, locust))
+        self.judge(spec, locust, res)
 
     def end(self, res: StepResult) -> None:
         """The implicit step after the closing heal: stop and judge every background load."""
-        live, self.live = self.live, []
         failed: list[str] = []
-        for spec, locust in live:
+        while self.live:
+            spec, locust = self.live.pop(0)
             try:
                 self.judge(spec, locust, res)
             except AssertionError as e:  # judge every load before failing the step
@@ -101,9 +102,8 @@ class Loads:
 
     def stop(self) -> None:
         """A failed run: stop every load still running (no process stays in a node), unjudged."""
-        live, self.live = self.live, []
-        for _, locust in live:
-            locust.finish()
+        while self.live:
+            self.live.pop(0)[1].finish()
 
 
 def _after(t: float | None, start: float) -> float | None:
