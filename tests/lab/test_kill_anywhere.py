@@ -94,6 +94,8 @@ def test_kill_then_down_leaves_nothing(point: KillPoint, tmp_path: Path, node_im
         assert "Traceback" not in status.stderr + status.stdout
         assert status.returncode == 0, status.stderr  # a half-built lab is reported with what exists
         assert f"lab {lab} (" in status.stdout, status.stdout
+        if ", up, " not in status.stdout.splitlines()[0]:  # killed before up finished: says what exists
+            assert "half-built: " in status.stdout and f"stacklab down {lab}" in status.stdout, status.stdout
     finally:
         down = cli("down", lab, timeout=300)
     assert down.returncode == 0, down.stderr
