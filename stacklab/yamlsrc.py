@@ -80,30 +80,30 @@ def load(path: str | FsPath) -> Document:
     """Read (bounded) and parse a YAML file; raise YamlError with FILE:LINE messages."""
     name = str(path)
     try:
-        raw = read_bounded(path)
+        raw = read_bounded(path, name)
     except OSError as e:
         raise YamlError([f"{name}: cannot read: {e.strerror or e}"]) from None
     return parse(decode(raw, name), name)
 
 
-def read_bounded(path: str | FsPath) -> bytes:
-    """At most MAX_BYTES + 1 bytes of a regular file (a FIFO or device would block or
-    never end); the size is checked from stat first, then enforced by the read."""
+def read_bounded(path: str | FsPath, name: str) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES (a FIFO or device would block or
+    never end): the size is checked from stat before reading, and the read itself stops
+    one byte past the limit (a file that grows, or lies about its size)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise OSError(0, "not a regular file")
-        if info.st_size > MAX_BYTES:
-            return b"\0" * (MAX_BYTES + 1)  # never read: decode() reports the size
-        return f.read(MAX_BYTES + 1)
+        raw = f.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
+    if info.st_size > MAX_BYTES or len(raw) > MAX_BYTES:
+        raise YamlError([f"{name}:1: yaml: the file is larger than {MAX_BYTES // 1024} KiB, "
+                         "the limit for scenario and lab files"])
+    return raw
 
 
 def decode(raw: bytes, name: str) -> str:
     """UTF-8 text of ``raw``, or YamlError saying at which line it is not."""
-    if len(raw) > MAX_BYTES:
-        raise YamlError([f"{name}:1: yaml: the file is larger than {MAX_BYTES // 1024} KiB, "
-                         "the limit for scenario and lab files"])
     for bom, encoding in _BOMS.items():
         if raw.startswith(bom):
             raise YamlError([f"{name}:1: yaml: the file is {encoding} text; save it as UTF-8"])
