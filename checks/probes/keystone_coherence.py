@@ -17,7 +17,8 @@ Modes:
   re-enabled, the user (through the second); after each, ask every controller for tokens
   until all refuse or ``bound_s`` passes. Reports tokens issued after each disable.
 - ``latency``: ``tokens`` token requests, then ``gets`` project GETs, one after the other
-  through the VIP (what a client sees); reports each request's seconds and status. The
+  through the VIP (what a client sees), or with ``seconds``, token/GET pairs until that
+  time has passed; reports each request's seconds and status. The
   cache benchmark compares cache settings with it (``tests/bench/bench_keystone_cache.py``).
 """
 
@@ -160,10 +161,19 @@ def latency(vip: Keystone, ctls: dict[str, Keystone], args: dict[str, Any]) -> d
             status = f"{type(e).__name__}"
         return {"s": round(time.monotonic() - t, 4), "status": status}
 
-    tokens = [timed(lambda: vip.token_for(auth["username"], auth["password"], project))
-              for _ in range(args["tokens"])]
-    gets = [timed(lambda: vip.call("GET", f"/projects/{project}")[0]) for _ in range(args["gets"])]
-    return {"token": tokens, "get": gets}
+    def token() -> dict[str, Any]:
+        return timed(lambda: vip.token_for(auth["username"], auth["password"], project))
+
+    def get() -> dict[str, Any]:
+        return timed(lambda: vip.call("GET", f"/projects/{project}")[0])
+
+    if args.get("seconds"):  # traffic that keeps flowing for a while (a fault's transition), pairs
+        deadline, tokens, gets = time.monotonic() + args["seconds"], [], []
+        while time.monotonic() < deadline:
+            tokens.append(token())
+            gets.append(get())
+        return {"token": tokens, "get": gets}
+    return {"token": [token() for _ in range(args["tokens"])], "get": [get() for _ in range(args["gets"])]}
 
 
 def main() -> None:
