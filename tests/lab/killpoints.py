@@ -62,6 +62,7 @@ class KillPoint:
     reached: Callable[[Watch], bool]
     jitter: float = 0.2  # upper bound of the seeded extra delay, seconds
     ci: bool = False  # part of the handful CI runs; the rest is nightly
+    late_ok: bool = False  # the command may already have ended (its last step takes ≈ 0.1 s)
 
     def delay(self) -> float:
         return random.Random(f"{SEED}:{self.id}").uniform(0, self.jitter)
@@ -87,8 +88,8 @@ UP_POINTS = [
     KillPoint("up-booting-4", "up", lambda w: w.consoles() >= 4, 0.3),
     KillPoint("up-booting-all", "up", lambda w: w.consoles() >= 8, 0.5),
     KillPoint("up-booted", "up", lambda w: w.said("nodes booted"), 0.05),
-    KillPoint("up-hosts-files", "up", lambda w: w.said("nodes booted"), 0.6),
-    KillPoint("up-finished", "up", lambda w: w.said("next: stacklab status"), 0.0),
+    KillPoint("up-hosts-files", "up", lambda w: w.said("nodes booted"), 0.3, late_ok=True),
+    KillPoint("up-finished", "up", lambda w: w.said("next: stacklab status"), 0.0, late_ok=True),
 ]
 DEPLOY_POINTS = [
     KillPoint("deploy-early", "deploy", _deploy_after(1.0), 2.0, ci=True),
