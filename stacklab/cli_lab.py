@@ -134,7 +134,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not result.ok or result.model is None:
         return 2
     need_root("run")
-    out = Path(args.runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{result.model.name}"
+    from stacklab.runner.report import claim_run_dir
+
+    out = claim_run_dir(Path(args.runs_dir), result.model.name)
     argv = [str(path), "-p", "no:cacheprovider", "-q", "-s", "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--run-dir", str(out),
             f"--junitxml={out / 'junit.xml'}", "--runs-dir", args.runs_dir, "--lab-backend", args.backend]

@@ -41,6 +41,21 @@ def run_dir(run: ScenarioRun) -> Path:
     return run.opts.runs_dir / f"{stamp}-{run.scn.name}"
 
 
+def claim_run_dir(runs_dir: Path, scenario: str) -> Path:
+    """A new results folder ``TIME-SCENARIO`` (``-2``, ``-3``... when runs of one scenario
+    start in the same second), made atomically so that two runs never share one."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
+    for n in range(1, 1000):
+        out = runs_dir / (base if n == 1 else f"{base}-{n}")
+        try:
+            out.mkdir()
+            return out
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{runs_dir}: 999 runs of {scenario} in one second")
+
+
 def write_results(run: ScenarioRun) -> Path:
     out = run_dir(run)
     (out / "logs").mkdir(parents=True, exist_ok=True)

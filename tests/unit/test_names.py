@@ -73,3 +73,11 @@ def test_up_refuses_a_hostile_name_before_building_anything() -> None:
     topo = topology({"ctl": 1}, ["mgmt"])
     with pytest.raises(UsageError, match="not a valid lab name"):
         engine.up("../kx-never", topo, packages=[], backend="no-such-backend")
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    from stacklab.runner.report import claim_run_dir
+
+    dirs = [claim_run_dir(tmp_path / "runs", "controller-failover") for _ in range(3)]
+    assert len(set(dirs)) == 3 and all(d.is_dir() and d.parent == tmp_path / "runs" for d in dirs)
+    assert all(d.name.split("-", 2)[-1].startswith("controller-failover") for d in dirs)
