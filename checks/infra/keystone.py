@@ -53,7 +53,9 @@ def keystone_coherent(lab: Lab, v: Verdict) -> None:
             v.fail(f"description set to {up['want']} through {up['writer']}: after {COHERENT_BOUND_S:g} s "
                    + ", ".join(f"{n} still reads {r}" for n, r in lagging.items()))
     v.figures["stale_reads_right_after_update"] = stale
-    v.figures["converged_s"] = max((u["converged_s"] or COHERENT_BOUND_S) for u in out["updates"])
+    # Seconds until every controller read the new value (0.0: the first read already did).
+    v.figures["converged_s"] = max(COHERENT_BOUND_S if u["converged_s"] is None else u["converged_s"]
+                                   for u in out["updates"])
 
 
 def keystone_disable_enforced(lab: Lab, v: Verdict) -> None:
