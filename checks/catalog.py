@@ -56,7 +56,7 @@ CHECKS: dict[str, CheckSpec] = {
 
 METRICS: dict[str, MetricSpec] = {
     "vip_failover_s": MetricSpec("s", "VIP unreachable from a lab node, first miss to first answer"),
-    "api_downtime_s": MetricSpec("s", "first failed API request to the last failed one"),
+    "api_downtime_s": MetricSpec("s", "first to last failed API request the fault could have touched"),
     "api_mttr_s": MetricSpec("s", "fault to API latency back at its baseline"),
     "api_error_rate": MetricSpec("ratio", "failed API requests / all API requests"),
     "api_latency_p95_s": MetricSpec("s", "95th percentile API latency"),

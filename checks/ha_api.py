@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from checks.ha_metrics import Sample, baseline, downtime, mttr, percentile, rounded
+from checks.ha_metrics import Sample, baseline, downtime, mttr, percentile, rounded, touched_by_fault
 from checks.ha_run import NodeProbe, ProbeClient, prober, samples, wait_until
 from lab import engine
 from lab.errors import LabError
@@ -77,7 +77,7 @@ class ApiResult:
         total = len(self.samples)
         mt = mttr(self.samples, self.fault_t, self.factor, self.hold) if self.fault_t is not None else None
         return {
-            "api_downtime_s": rounded(downtime(self.samples)),
+            "api_downtime_s": rounded(downtime(touched_by_fault(self.samples, self.fault_t))),
             "api_error_rate": rounded(len(self.errors) / total, 4) if total else None,
             "api_mttr_s": rounded(mt),
             "api_latency_p95_s": rounded(percentile([s.lat for s in self.samples if s.ok], 95)),
@@ -85,6 +85,7 @@ class ApiResult:
 
     def figures(self) -> dict[str, Any]:
         out: dict[str, Any] = {"api_requests": len(self.samples), "api_errors": len(self.errors),
+                               "api_errors_before_fault": sum(1 for s in self.errors if s.end < (self.fault_t or 0)),
                                "api_error_kinds": dict(Counter(_kind(s) for s in self.errors).most_common(5))}
         if self.fault_t is not None:
             out["api_baseline_latency_s"] = rounded(baseline(self.samples, self.fault_t), 4)

@@ -63,6 +63,18 @@ class Window:
         return None if self.end is None else self.end - self.start
 
 
+def touched_by_fault(samples: Sequence[Sample], fault_t: float | None) -> list[Sample]:
+    """The samples a fault at ``fault_t`` could have touched: those still running at it or
+    later (all of them without a fault time). A request that ended before the fault cannot
+    have been failed by it: a busy host's stray miss in the baseline is reported apart, not
+    counted as failover.
+
+    >>> [s.t for s in touched_by_fault([Sample("x", t, False, 0.5) for t in (1.0, 9.7, 10.2)], 10.0)]
+    [9.7, 10.2]
+    """
+    return list(samples) if fault_t is None else [s for s in samples if s.end >= fault_t]
+
+
 def outage(samples: Sequence[Sample]) -> Window | None:
     """First miss → first answer after the last miss; None when nothing was missed."""
     ordered = sorted(samples, key=lambda s: s.t)
