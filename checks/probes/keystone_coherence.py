@@ -149,8 +149,7 @@ def disable(vip: Keystone, ctls: dict[str, Keystone], args: dict[str, Any]) -> d
 
 
 def latency(vip: Keystone, ctls: dict[str, Keystone], args: dict[str, Any]) -> dict[str, Any]:
-    with open(CLOUDS, encoding="utf-8") as f:
-        auth = yaml.safe_load(f)["clouds"]["stacklab"]["auth"]
+    auth = args["auth"]  # clouds.yaml's admin, read once by main()
     project = vip.call("GET", f"/projects?name={auth['project_name']}")[1]["projects"][0]["id"]
 
     def timed(request: Any) -> dict[str, Any]:
@@ -184,6 +183,7 @@ def main() -> None:
     token = admin(cfg, tls)
     vip = Keystone(cfg["auth"]["auth_url"], tls, token)
     ctls = {n: Keystone(url, tls, token) for n, url in args["controllers"].items()}
+    args["auth"] = cfg["auth"]
     print(json.dumps({"coherent": coherent, "disable": disable, "latency": latency}[mode](vip, ctls, args)))
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
+from checks.ha_run import wait_until
 from checks.ha_vip import vip_holders
 from checks.infra.base import Lab, healthy, open_lab, run_checks, suite
 from checks.infra.keystone import run_script
@@ -51,12 +51,8 @@ def measure(lab: Lab, tokens: int = 0, gets: int = 0, seconds: float = 0) -> dic
 
 
 def wait_healthy(name: str, timeout: float = 300) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if all(v.ok for v in run_checks(suite(once=False), open_lab(name))):
-            return time.monotonic() - start
-        time.sleep(2)
-    raise SystemExit(f"lab {name} not healthy {timeout:.0f} s after the heal")
+    return wait_until(f"lab {name} healthy", lambda: all(v.ok for v in run_checks(suite(once=False), open_lab(name))),
+                      timeout, interval=2)
 
 
 def one_setting(name: str, cloud: Cloud, cache: str, tokens: int, gets: int) -> dict[str, Any]:
