@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.ha_metrics import Sample, Window, outage, rounded, touched_by_fault, windows
-from checks.ha_run import NodeProbe, ProbeClient, node_states, prober, samples, wait_until
+from checks.ha_run import NodeProbe, ProbeClient, events, node_states, prober, samples, wait_until
 from checks.infra.base import open_lab
 from lab import engine
 
@@ -65,6 +65,8 @@ class VipResult:
     fault_t: float | None = None
     problems: list[str] = field(default_factory=list)
     tls: bool = False  # TCP samples include a TLS handshake
+    stalled_s: float = 0.0  # how long the prober itself did not run (see checks/probes/vip.py)
+    unjudged: int = 0  # attempts whose deadline fell in such a stall: no sample
 
     def of(self, kind: str) -> list[Sample]:
         return [s for s in self.samples if s.kind == kind]
@@ -92,6 +94,7 @@ class VipResult:
             "vip_misses_before_fault": sum(1 for s in self.of("tcp") if not s.ok and s.end < (self.fault_t or 0)),
             "vip_tcp_misses": tcp.misses if tcp else 0,
             "vip_samples": len(self.of("tcp")),
+            "vip_prober_stalled_s": round(self.stalled_s, 3), "vip_unjudged_attempts": self.unjudged,
             "vip_holders_before": self.holders_before, "vip_holders_after": self.holders_after,
             "vip_new_holder": self.new_holder,
         }
@@ -148,5 +151,7 @@ class VipProbe(ProbeClient):
         lines = self.probe.stop()
         self.result = VipResult(self.node, self.vip, self.port, self.interval,
                                 to_samples(lines, "tcp") + to_samples(lines, "icmp"), self.holders_before,
-                                vip_holders(self.lab), self.fault_t, self.probe.problems(), self.tls)
+                                vip_holders(self.lab), self.fault_t, self.probe.problems(), self.tls,
+                                sum(float(e["seconds"]) for e in events(lines, "stall")),
+                                sum(int(e["attempts"]) for e in events(lines, "unjudged")))
         return self.result
