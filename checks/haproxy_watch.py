@@ -13,22 +13,10 @@ Example::
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 import time
 
-from lab import engine
-
-STAT = "echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock"
-
-
-def server_status(lab: str, holder: str, backend: str) -> dict[str, str]:
-    """server name -> status (UP, DOWN, MAINT, 'UP 1/2', ...) in one haproxy backend."""
-    out = engine.run(lab, holder, ["/bin/sh", "-c", STAT], timeout=10).stdout
-    rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
-    return {r["svname"]: r["status"] for r in rows
-            if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
+from checks.cluster import server_status
 
 
 class HaproxyWatch:

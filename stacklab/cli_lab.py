@@ -88,13 +88,19 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from checks.infra.base import IMPLEMENTATIONS, healthy, open_lab, run_checks
+    from checks.infra.base import healthy, open_lab, run_checks
+    from checks.registry import checks
 
+    if args.list:
+        for name, spec in checks().items():
+            where = f" (needs {spec.needs})" if spec.needs else ""
+            print(f"{name:<26} {spec.summary}{where}{'; once per healthy step' if spec.once else ''}")
+        return 0
     need_root("check")
     whole_suite = not args.names or args.names == ["healthy"]
-    unknown = [] if whole_suite else [n for n in args.names if n not in IMPLEMENTATIONS]
+    unknown = [] if whole_suite else [n for n in args.names if n not in checks()]
     if unknown:
-        raise UsageError(f"unknown check {', '.join(unknown)}; allowed: healthy, {', '.join(IMPLEMENTATIONS)}")
+        raise UsageError(f"unknown check {', '.join(unknown)}; allowed: healthy, {', '.join(checks())}")
     lab = open_lab(args.lab)
     verdicts = healthy(lab) if whole_suite else run_checks(args.names, lab)
     if args.json:
@@ -267,6 +273,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("check", help="run health checks on a deployed lab (default: the healthy suite)")
     p.add_argument("--lab", help="lab name (may be omitted when one lab is up)")
     p.add_argument("--json", action="store_true", help="print verdicts as JSON on stdout")
+    p.add_argument("--list", action="store_true", help="list the checks with what they judge, and exit")
     p.add_argument("names", nargs="*", metavar="CHECK", help="check names (default: healthy = all)")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("run", help="run a scenario: lab, deploy, steps, verdict (results under runs/)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from checks.catalog import CHECKS
 from checks.load import TARGETS
 from checks.load.gates import GATES
+from checks.metrics import METRICS, producer
 from deployer.catalog import ROLES, SERVICES
 from deployer.validate import nodes_with_role
 from lab.faultspec import FaultSpec, LinkFault, NodeFault, Partition
@@ -24,9 +25,11 @@ from stacklab.scenario import (
 )
 
 
-def check_steps(scn: Scenario, topo: Topology) -> list[Problem]:
+def check_steps(scn: Scenario, topo: Topology, known_ids: set[str] | None = None) -> list[Problem]:
+    """Every reference problem of the steps; ``known_ids`` are fault ids taken as defined
+    (those of steps that failed the schema)."""
     problems: list[Problem] = []
-    fault_ids: set[str] = set()
+    fault_ids: set[str] = set(known_ids or ())
     for i, step in enumerate(scn.steps):
         path: Path = ("steps", i)
         if isinstance(step, FaultStep):
@@ -40,6 +43,9 @@ def check_steps(scn: Scenario, topo: Topology) -> list[Problem]:
             problems += _check_applies(step.check, topo, path + ("check",))
         elif isinstance(step, ExpectStep) and step.expect.check is not None:
             problems += _check_applies(step.expect.check, topo, path + ("expect", "check"))
+        elif isinstance(step, ExpectStep) and step.expect.metric is not None:
+            earlier = [s.fault for s in scn.steps[:i] if isinstance(s, FaultStep)]
+            problems += _check_metric(step.expect.metric, topo, earlier, path + ("expect", "metric"))
         elif isinstance(step, LoadStep):
             later_fault = any(isinstance(s, FaultStep) for s in scn.steps[i + 1:])
             problems += _check_load(step.load, topo, path + ("load",), later_fault)
@@ -50,15 +56,47 @@ def _check_load(load: LoadSpec, topo: Topology, path: Path, later_fault: bool) -
     """The lab honours the target (its roles are there), the node exists, and a gate that
     compares with a pre-fault baseline belongs to a background load with a fault after it."""
     problems = [] if load.node is None else _selector(load.node, topo, path + ("node",))
-    roles = TARGETS[load.target].roles
-    if not roles_present(topo, roles):
-        problems.append(Problem(path + ("target",), f"load target '{load.target}' needs a node with role "
-                                f"{' or '.join(roles)}; this lab has none"))
+    service = TARGETS[load.target].service
+    if service not in lab_services(topo):
+        honoured = [t for t, spec in TARGETS.items() if spec.service in lab_services(topo)]
+        problems.append(Problem(path + ("target",), f"load target '{load.target}' loads {service}, which no node "
+                                f"of this lab runs; {allowed(honoured) if honoured else 'this lab honours none'}"))
     for gate in load.sla:
         if GATES[gate].needs_fault and not (load.background and later_fault):
             problems.append(Problem(path + ("sla", gate), f"gate '{gate}' compares with the time before a fault: "
                                     "it needs 'background: true' and a fault step after this load step"))
     return problems
+
+
+def _check_metric(metric: str, topo: Topology, earlier: list[FaultSpec], path: Path) -> list[Problem]:
+    """Something in this lab, with the steps before, can produce the metric: a node runs the
+    service its probe measures, and a metric measured from a fault has a fault before it."""
+    fam = producer(metric)
+    if fam.service not in lab_services(topo):
+        return [Problem(path, f"metric '{metric}' is measured on {fam.service}, which no node of this lab runs; "
+                        f"{allowed(here) if (here := producible(topo)) else 'this lab produces no metric'}")]
+    if not _fed(metric, earlier):
+        here = [m for m in producible(topo) if _fed(m, earlier)]
+        return [Problem(path, f"metric '{metric}' is measured from a fault: it needs {fam.fed_by_text} "
+                        f"before this step; {allowed(here) if here else 'no metric can be expected here'}")]
+    return []
+
+
+def _fed(metric: str, earlier: list[FaultSpec]) -> bool:
+    """A metric measured from a fault has a fault step before it that its family takes."""
+    fam = producer(metric)
+    return not METRICS[metric].after_fault or any(
+        fam.fed_by(f.action, getattr(f, "service", None)) for f in earlier)  # type: ignore[attr-defined]
+
+
+def producible(topo: Topology) -> list[str]:
+    """The metrics something in this lab can produce (the allowed values of ``expect.metric``)."""
+    return [m for m in METRICS if producer(m).service in lab_services(topo)]
+
+
+def lab_services(topo: Topology) -> set[str]:
+    """The services (deployer.catalog.SERVICES) some node of the lab runs, from its roles."""
+    return {svc for r in topo.roles() if r in ROLES for svc in ROLES[r].services}
 
 
 def _check_applies(name: str, topo: Topology, path: Path) -> list[Problem]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from deployer.model import Cloud
 from deployer.validate import check_cloud
@@ -18,7 +19,7 @@ from lab.model import Topology, check_topology
 from lab.problems import Problem, errors_only
 from stacklab.errors import describe, problems_from
 from stacklab.refs import check_steps
-from stacklab.scenario import LabFile, Scenario
+from stacklab.scenario import LabFile, Scenario, Step
 from stacklab.yamlsrc import Document, YamlError, load
 
 REPO_LABS = FsPath(__file__).resolve().parents[1] / "scenarios" / "labs"
@@ -97,7 +98,10 @@ def _validate_doc(doc: Document, result: Result) -> list[Problem]:
     try:
         model = root.model_validate(doc.data)
     except ValidationError as e:
-        return problems_from(e, root)
+        problems = problems_from(e, root)
+        if root is Scenario:  # the steps that are well-formed still get their reference checks
+            problems += _refs_of_valid_steps(doc, result)
+        return problems
     if isinstance(model, LabFile):
         result.model = model
         result.topology, result.cloud = model.topology, model.cloud
@@ -112,7 +116,8 @@ def _check_lab(topo: Topology, cloud: Cloud) -> list[Problem]:
     return problems if errors_only(problems) else problems + check_cloud(topo, cloud)
 
 
-def _check_scenario(scn: Scenario, doc: Document, result: Result) -> list[Problem]:
+def _check_scenario(scn: Scenario, doc: Document, result: Result,
+                    known_ids: set[str] | None = None) -> list[Problem]:
     if scn.lab is not None:
         if scn.topology is not None or scn.cloud is not None:
             return [Problem(("lab",), "give either 'lab' or an inline 'topology' (+ 'cloud'), not both")]
@@ -127,7 +132,35 @@ def _check_scenario(scn: Scenario, doc: Document, result: Result) -> list[Proble
         problems = _check_lab(result.topology, result.cloud)
         if errors_only(problems):
             return problems
-    return check_steps(scn, result.topology)
+    return check_steps(scn, result.topology, known_ids)
+
+
+def _refs_of_valid_steps(doc: Document, result: Result) -> list[Problem]:
+    """Reference problems (nodes, networks, fault ids, metrics...) of the steps that passed the
+    schema, in a scenario where others did not: all problems in one pass. Fault ids of the
+    broken steps count as known, so a later ``heal`` naming one is not reported twice."""
+    assert isinstance(doc.data, dict)
+    raw = doc.data.get("steps")
+    if not isinstance(raw, list):
+        return []
+    adapter: TypeAdapter[Any] = TypeAdapter(Step)
+    kept: list[int] = []
+    broken_ids: set[str] = set()
+    for i, step in enumerate(raw):
+        try:
+            adapter.validate_python(step)
+            kept.append(i)
+        except ValidationError:
+            fault = step.get("fault") if isinstance(step, dict) else None
+            if isinstance(fault, dict) and isinstance(fault.get("id"), str):
+                broken_ids.add(fault["id"])
+    try:
+        scn = Scenario.model_validate({**doc.data, "steps": [raw[i] for i in kept]})
+    except ValidationError:
+        return []  # the header itself is broken: its errors are already reported
+    problems = _check_scenario(scn, doc, result, known_ids=broken_ids)
+    return [Problem(("steps", kept[p.path[1]], *p.path[2:]), p.message, p.warning)  # type: ignore[index]
+            if p.path[:1] == ("steps",) and len(p.path) > 1 else p for p in problems]
 
 
 def lab_search_path(scenario: FsPath) -> list[FsPath]:

@@ -1,6 +1,7 @@
-"""Checks: small functions that look at a running lab through testinfra and judge it.
+"""What checks run on: the ``Lab`` a check sees (inventory, testinfra hosts), and running
+checks by name. The checks themselves are declared with ``checks.registry.check``.
 
-A check returns a ``Verdict``: passed or not, one line per problem found, and
+A check fills a ``Verdict``: passed or not, one line per problem found, and
 figures (numbers a report or an ``expect`` step can use). Checks never raise for a
 broken cluster — that is a failed verdict; they raise only when the lab itself is
 unusable (not up).
@@ -13,37 +14,22 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import testinfra.host
 
-from checks.catalog import CHECKS
 from checks.infra.labhost import host
+from checks.registry import Verdict, checks, suite
 from deployer.deploy import deployed_cloud, deployed_components
 from deployer.inventory import Inventory, from_state
 from deployer.model import Cloud
 from lab import engine
 from lab.errors import LabError
 from lab.model import Topology
-
-
-@dataclass
-class Verdict:
-    name: str
-    ok: bool = True
-    problems: list[str] = field(default_factory=list)
-    figures: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    skipped: str = ""  # why the check does not apply to this lab
-
-    def fail(self, problem: str) -> None:
-        self.ok = False
-        self.problems.append(problem)
 
 
 @dataclass
@@ -76,34 +62,8 @@ class Lab:
         return (clients or others or self.controllers())[0]
 
 
-Check = Callable[[Lab, Verdict], None]
 T = TypeVar("T")
 R = TypeVar("R")
-
-# check name -> "module:function"; the names are those of checks.catalog.CHECKS
-IMPLEMENTATIONS: dict[str, str] = {
-    "services_active": "checks.infra.common:services_active",
-    "chrony_synced": "checks.infra.common:chrony_synced",
-    "vip_single_holder": "checks.infra.controller:vip_single_holder",
-    "haproxy_backends_up": "checks.infra.controller:haproxy_backends_up",
-    "galera_synced": "checks.infra.controller:galera_synced",
-    "galera_quorum": "checks.infra.controller:galera_quorum",
-    "rabbitmq_cluster": "checks.infra.controller:rabbitmq_cluster",
-    "api_available": "checks.infra.controller:api_available",
-    "keystone_token": "checks.infra.controller:keystone_token",
-    "keystone_coherent": "checks.infra.keystone:keystone_coherent",
-    "keystone_disable_enforced": "checks.infra.keystone:keystone_disable_enforced",
-    "ceph_health_ok": "checks.infra.ceph:ceph_health_ok",
-    "ceph_objects_intact": "checks.infra.ceph:ceph_objects_intact",
-}
-
-# which deployed component a check needs; a check whose component is not deployed is skipped
-NEEDS: dict[str, str] = {
-    "chrony_synced": "chrony", "vip_single_holder": "keepalived", "haproxy_backends_up": "haproxy",
-    "galera_synced": "galera", "galera_quorum": "galera", "rabbitmq_cluster": "rabbitmq", "api_available": "keystone",
-    "keystone_token": "clouds", "keystone_coherent": "clouds", "keystone_disable_enforced": "clouds",
-    "ceph_health_ok": "ceph-mon", "ceph_objects_intact": "ceph-osd",
-}
 
 
 def open_lab(lab: str | None) -> Lab:
@@ -117,14 +77,13 @@ def open_lab(lab: str | None) -> Lab:
 
 def run_check(name: str, lab: Lab) -> Verdict:
     verdict = Verdict(name)
-    need = NEEDS.get(name)
-    if need and need not in lab.deployed:
-        verdict.skipped = f"{need} is not deployed on this lab"
+    spec = checks()[name]
+    if spec.needs and spec.needs not in lab.deployed:
+        verdict.skipped = f"{spec.needs} is not deployed on this lab"
         return verdict
-    module, fn = IMPLEMENTATIONS[name].split(":")
     start = time.monotonic()
     try:
-        getattr(importlib.import_module(module), fn)(lab, verdict)
+        spec.fn(lab, verdict)
     except Exception as e:  # a check that breaks is a failed check with its reason, never a traceback
         verdict.fail(f"the check itself failed: {type(e).__name__}: {str(e).strip()[:300]}")
     verdict.seconds = round(time.monotonic() - start, 2)
@@ -145,12 +104,9 @@ def side_by_side(fn: Callable[[T], R], items: list[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
-def suite(*, once: bool) -> list[str]:
-    """The health suite's checks that are polled (``once=False``), or that run once per healthy
-    step after the polled ones pass (``once=True``: slow, or they write to the cloud)."""
-    return [n for n in IMPLEMENTATIONS if CHECKS[n].once == once]
-
-
 def healthy(lab: Lab) -> list[Verdict]:
-    """The built-in health suite: every implemented check, the run-once ones after the others."""
+    """The built-in health suite: every declared check, the run-once ones after the others."""
     return run_checks(suite(once=False), lab) + run_checks(suite(once=True), lab)
+
+
+__all__ = ["Lab", "Verdict", "healthy", "open_lab", "run_check", "run_checks", "side_by_side", "suite"]

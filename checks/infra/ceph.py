@@ -9,20 +9,26 @@ checksums in the lab's run dir: the first run writes the objects, every later ru
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checks import ceph
-from checks.infra.base import Lab, Verdict
+from checks.registry import Verdict, check
 from lab import state as labstate
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from checks.infra.base import Lab
 
 DATA_OBJECTS = 32
 MANIFEST = "ceph-objects.json"
 
 
+@check("ceph_health_ok", "HEALTH_OK, OSDs up+in, PGs active+clean, mons in quorum",
+       roles=("ceph-mon",), needs="ceph-mon")
 def ceph_health_ok(lab: Lab, v: Verdict) -> None:
     """HEALTH_OK, every OSD up and in, every PG active+clean, every mon in quorum, every
     mgr registered (a dead standby mgr raises no health warning)."""
+    from checks import ceph  # here: check modules stay cheap to import (validate)
+
     try:
         h = ceph.health(lab)
     except LabError as exc:
@@ -50,8 +56,12 @@ def manifest_path(lab: Lab) -> Any:
     return labstate.lab_run_dir(lab.name) / MANIFEST
 
 
+@check("ceph_objects_intact", "every object written by the data check reads back with its checksum",
+       roles=("ceph-mon",), needs="ceph-osd")
 def ceph_objects_intact(lab: Lab, v: Verdict) -> None:
     """Every object the data check wrote (on its first run) reads back with its checksum."""
+    from checks import ceph
+
     path = manifest_path(lab)
     try:
         if not path.exists():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from checks.infra.base import Lab, Verdict
-from deployer.roles.ceph_common import mons_of
-from deployer.roles.ceph_osd import osd_layout
+from checks.registry import Verdict, check
+
+if TYPE_CHECKING:
+    from checks.infra.base import Lab
 
 # component -> (systemd unit, roles whose nodes run it; empty = every node)
 UNITS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -24,6 +26,9 @@ MAX_OFFSET_S = 0.1
 
 def expected_units(lab: Lab) -> list[tuple[str, str]]:
     """(node, unit) for every unit the deployed components run, Ceph's instances included."""
+    from deployer.roles.ceph_common import mons_of  # here: check modules stay cheap to import (validate)
+    from deployer.roles.ceph_osd import osd_layout
+
     units = [(node, unit) for component, (unit, roles) in UNITS.items() if component in lab.deployed
              for node, h in lab.inv.hosts.items() if not roles or set(roles) & set(h.roles)]
     if "ceph-mon" in lab.deployed:  # the deployer's own placement of mons and OSD ids
@@ -33,6 +38,7 @@ def expected_units(lab: Lab) -> list[tuple[str, str]]:
     return units
 
 
+@check("services_active", "every role's systemd units active")
 def services_active(lab: Lab, v: Verdict) -> None:
     """Every unit of every deployed component is active on every node that should run it."""
     units = expected_units(lab)
@@ -46,6 +52,7 @@ def services_active(lab: Lab, v: Verdict) -> None:
     v.figures["units_checked"] = len(units)
 
 
+@check("chrony_synced", "every node within 100 ms of the controllers' clock", needs="chrony")
 def chrony_synced(lab: Lab, v: Verdict) -> None:
     """Every node has a selected time source and is within 100 ms of it."""
     worst = 0.0

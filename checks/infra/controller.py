@@ -6,16 +6,20 @@ non-controller node through the VIP over TLS, verified with the lab CA.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from typing import TYPE_CHECKING
 
-from checks.infra.base import Lab, Verdict
+from checks.cluster import STAT, parse_stat
+from checks.registry import Verdict, check
+
+if TYPE_CHECKING:
+    from checks.infra.base import Lab
 
 RABBITMQCTL = "runuser -u rabbitmq -- timeout -s KILL 10 /usr/lib/rabbitmq/bin/rabbitmqctl"
 CACERT = "/usr/local/share/ca-certificates/stacklab-{lab}.crt"
 
 
+@check("vip_single_holder", "the API VIP on exactly one node", roles=("controller",), needs="keepalived")
 def vip_single_holder(lab: Lab, v: Verdict) -> None:
     """The API VIP is configured on exactly one controller."""
     holders = [n for n in lab.controllers()
@@ -25,18 +29,16 @@ def vip_single_holder(lab: Lab, v: Verdict) -> None:
         v.fail(f"VIP {lab.inv.vip} is held by {len(holders)} controllers: {', '.join(holders) or 'none'}")
 
 
+@check("haproxy_backends_up", "haproxy sees every backend UP", roles=("controller",), needs="haproxy")
 def haproxy_backends_up(lab: Lab, v: Verdict) -> None:
     """Every controller's haproxy sees every backend server UP."""
     down = 0
     for node in lab.controllers():
-        out = lab.host(node).run("echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock")
+        out = lab.host(node).run(STAT)
         if out.rc != 0:
             v.fail(f"{node}: haproxy stats socket: {(out.stderr or out.stdout).strip()[:200]}")
             continue
-        rows = list(csv.DictReader(io.StringIO(out.stdout.lstrip("# "))))
-        for row in rows:
-            if row["svname"] in ("FRONTEND", "BACKEND"):
-                continue
+        for row in parse_stat(out.stdout):
             if not row["status"].startswith("UP"):
                 down += 1
                 v.fail(f"{node}: backend {row['pxname']}/{row['svname']} is {row['status']}")
@@ -50,6 +52,8 @@ def wsrep(stdout: str) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in stdout.splitlines() if "\t" in line)
 
 
+@check("galera_quorum", "the controllers that are up are in a Primary component (quorum held)",
+       roles=("controller",), needs="galera")
 def galera_quorum(lab: Lab, v: Verdict) -> None:
     """The controllers that are up are in a Primary component: a dead peer is tolerated,
     lost quorum is not (two-node Galera without an arbitrator fails this when one dies)."""
@@ -66,6 +70,7 @@ def galera_quorum(lab: Lab, v: Verdict) -> None:
                    f"the {status.get('wsrep_cluster_size', '?')} node(s) it sees have no quorum")
 
 
+@check("galera_synced", "Galera cluster complete, Primary and Synced", roles=("controller",), needs="galera")
 def galera_synced(lab: Lab, v: Verdict) -> None:
     """Every controller: Primary component, Synced, cluster size = controllers (+ arbitrators)."""
     expected = len(lab.controllers()) + len(lab.inv.names("galera-arbitrator"))
@@ -85,6 +90,7 @@ def galera_synced(lab: Lab, v: Verdict) -> None:
             v.fail(f"{node}: wsrep_cluster_size is {size}, expected {expected}")
 
 
+@check("rabbitmq_cluster", "all RabbitMQ members running, no partition", roles=("controller",), needs="rabbitmq")
 def rabbitmq_cluster(lab: Lab, v: Verdict) -> None:
     """Every controller's RabbitMQ sees all members running and no partition."""
     expected = {f"rabbit@{n}" for n in lab.controllers()}
@@ -102,6 +108,7 @@ def rabbitmq_cluster(lab: Lab, v: Verdict) -> None:
             v.fail(f"{node}: partitions {status['partitions']}")
 
 
+@check("api_available", "Keystone answers through the VIP", roles=("controller",), needs="keystone")
 def api_available(lab: Lab, v: Verdict) -> None:
     """Keystone answers through the VIP over TLS (lab CA verified) from a non-controller node."""
     node = lab.prober()
@@ -113,6 +120,8 @@ def api_available(lab: Lab, v: Verdict) -> None:
         v.fail(f"{node}: GET {url} gave {code or 'no answer'}: {out.stderr.strip()[:200]}")
 
 
+@check("keystone_token", "a token issued through the VIP over TLS and valid on every controller",
+       roles=("controller",), needs="clouds")
 def keystone_token(lab: Lab, v: Verdict) -> None:
     """A token issued through the VIP (openstack CLI, clouds.yaml) validates on every controller
     that is up (a powered-off one is services_active's finding, not this check's)."""

@@ -1,7 +1,8 @@
 """Load generation with locust, INSIDE a lab node, and its judgement (SLA gates).
 
 A load target is a locustfile in this folder (a realistic user of one service) plus
-the lab roles it needs; ``checks.catalog.LOAD_TARGETS`` and the scenario schema's
+the service it loads (a key of ``deployer.catalog.SERVICES``: a lab where no node runs
+it cannot honour the target); ``checks.catalog.LOAD_TARGETS`` and the scenario schema's
 ``load.target`` enum come from ``TARGETS``. In-node files: the locustfiles and
 ``load_common.py`` (event log, stop file). Host side: ``node`` (run locust in a node,
 copy its results back), ``gates`` (the figures and SLA gates from the event log),
@@ -27,20 +28,20 @@ COMMON = "load_common"
 class Target:
     summary: str
     locustfile: str  # checks/load/<locustfile>.py, run by locust inside the node
-    roles: tuple[str, ...]  # the lab must have a node with one of these roles
+    service: str  # the service behind it (deployer.catalog.SERVICES); "" for a tool
 
 
 TARGETS: dict[str, Target] = {
     "keystone": Target("Keystone users (token issue/validate, project and user lists, project create/delete) "
-                       "over TLS through the API VIP", "keystone_user", ("controller",)),
+                       "over TLS through the API VIP", "keystone_user", "keystone"),
     "galera": Target("an application's SQL mix (select, insert, update, a short transaction) through the "
-                     "database VIP", "galera_user", ("controller",)),
+                     "database VIP", "galera_user", "mariadb"),
 }
 
 
 # Locustfiles that measure the tooling, not a service: the bench runs them, scenarios cannot.
 TOOLS: dict[str, Target] = {
-    "ceiling": Target("GET / from a responder in the load node itself: locust's own ceiling", "ceiling_user", ()),
+    "ceiling": Target("GET / from a responder in the load node itself: locust's own ceiling", "ceiling_user", ""),
 }
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.infra.base import Verdict, open_lab, run_checks
+from checks.infra.base import Verdict, open_lab, run_checks, suite
+from checks.metrics import ProbeContext
 from deployer import service_faults
 from deployer.deploy import deploy
 from deployer.model import Cloud
@@ -23,7 +24,8 @@ from lab import state as labstate
 from lab.clock import let_pass
 from lab.faultspec import FaultSpec
 from lab.model import Topology
-from stacklab.runner import probes as probe_kit
+from stacklab.runner.loads import Loads
+from stacklab.runner.probes import ProbeSet
 from stacklab.runner.selectors import resolve
 from stacklab.runner.steps import LoadEnd, Planned
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault, WaitStep
@@ -78,7 +80,8 @@ class ScenarioRun:
         self.active: list[tuple[str | None, str, Any]] = []  # (fault id, node, spec) for heal
         self.fault_at: float | None = None
         self.fault_nodes: dict[str, list[str]] = {}  # fault id -> nodes it hit (for @fault:ID)
-        self.probes = probe_kit.ProbeSet(self)
+        self.probes = ProbeSet()
+        self.loads = Loads(self)
         self.started = time.time()
         self.steps_started = self.started
         self.prepared_seconds = 0.0
@@ -105,13 +108,15 @@ class ScenarioRun:
         deploy(self.lab, self.cloud, say=self.say)
         self.checks_lab = open_lab(self.lab)
         self.inv = self.checks_lab.inv
-        self.probes.start(self.scn)
+        expected = [s.expect.metric for s in self.scn.steps if isinstance(s, ExpectStep) and s.expect.metric]
+        self.probes.start(ProbeContext(self.lab, self.inv), expected)
         self.prepared_seconds = round(time.monotonic() - t0, 2)
         self.steps_started = time.time()  # journal errors count from here: deploy noise is not the fault's
         self.ready = True
 
     def finish(self) -> None:
         self.probes.stop()
+        self.loads.stop()
         if self.created and not self.opts.keep:
             engine.down(self.lab, progress=self.say)
         elif self.lab:
@@ -178,8 +183,6 @@ class ScenarioRun:
 
     def verdicts(self, name: str, *, once: bool = False) -> list[Verdict]:
         """One run of the check; for ``healthy``, its polled checks (or with ``once``, the others)."""
-        from checks.infra.base import suite
-
         names = suite(once=once) if name == "healthy" else [name]
         return [v for v in run_checks(names, self.checks_lab) if not v.skipped]
 
@@ -195,7 +198,7 @@ class ScenarioRun:
             for node in nodes:
                 service_faults.apply(self.lab, node, spec.action, spec.service)
                 self.active.append((spec.id, node, spec))
-            self.probes.on_fault(nodes, spec)
+            self.probes.on_fault(self.fault_at, nodes, spec.action, spec.service)
             return
         if hasattr(spec, "groups"):
             groups = [[n for sel in g for n in resolve(sel, self.inv, self.rng, self.fault_nodes)]
@@ -207,7 +210,7 @@ class ScenarioRun:
         for node in nodes:
             faults.apply(self.lab, spec.model_copy(update={"node": node}))
             self.active.append((spec.id, node, spec))
-        self.probes.on_fault(nodes, spec)
+        self.probes.on_fault(self.fault_at, nodes, spec.action)  # type: ignore[attr-defined]
 
     def _heal(self, step: HealStep, res: StepResult) -> None:
         todo = self.active if step.heal == "all" else [a for a in self.active if a[0] in step.heal]
@@ -224,10 +227,10 @@ class ScenarioRun:
         let_pass(step.wait)  # the scenario asks for time to pass (under load, after a fault)
 
     def _load(self, step: LoadStep, res: StepResult) -> None:
-        self.probes.loads.start(step.load, res)
+        self.loads.start(step.load, res)
 
     def _load_end(self, step: LoadEnd, res: StepResult) -> None:
-        self.probes.loads.end(res)
+        self.loads.end(res)
 
     def _expect(self, step: ExpectStep, res: StepResult) -> None:
         e = step.expect

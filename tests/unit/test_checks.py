@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from checks import registry
 from checks.infra import base
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
@@ -20,7 +21,7 @@ def tiny_lab() -> base.Lab:
 
 
 def test_a_check_that_raises_is_a_failed_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(base.IMPLEMENTATIONS, "broken", f"{__name__}:broken_check")
+    monkeypatch.setitem(registry.checks(), "broken", registry.CheckSpec("broken", "raises", broken_check))
     verdict = base.run_check("broken", tiny_lab())
     assert not verdict.ok
     assert verdict.problems == ["the check itself failed: AssertionError: Unexpected exit code 255 for uname -s"]
@@ -32,7 +33,7 @@ def test_a_check_whose_component_is_not_deployed_is_skipped() -> None:
 
 
 def test_checks_run_together_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(base.IMPLEMENTATIONS, "broken", f"{__name__}:broken_check")
+    monkeypatch.setitem(registry.checks(), "broken", registry.CheckSpec("broken", "raises", broken_check))
     names = ["galera_synced", "broken", "rabbitmq_cluster"]
     assert [v.name for v in base.run_checks(names, tiny_lab())] == names
 
@@ -41,7 +42,7 @@ def test_the_slow_cloud_writing_checks_run_once_after_the_polled_ones() -> None:
     """The coherence checks create and delete users and projects: never on every 1 s poll."""
     once, polled = base.suite(once=True), base.suite(once=False)
     assert once == ["keystone_coherent", "keystone_disable_enforced"]
-    assert set(once).isdisjoint(polled) and set(once) | set(polled) == set(base.IMPLEMENTATIONS)
+    assert set(once).isdisjoint(polled) and set(once) | set(polled) == set(registry.checks())
 
 
 def test_healthy_runs_every_check_polled_ones_first(monkeypatch: pytest.MonkeyPatch) -> None:

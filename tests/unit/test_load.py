@@ -138,7 +138,7 @@ def test_a_target_the_lab_cannot_honour_is_an_error() -> None:
                                     "nodes": {"cli": {"count": 1, "roles": ["client"], "networks": ["mgmt"]}}})
     scn = Scenario.model_validate({"name": "x", "lab": "none", "steps": [{"load": {"target": "galera"}}]})
     assert [p.message for p in check_steps(scn, topo)] == [
-        "load target 'galera' needs a node with role controller; this lab has none"]
+        "load target 'galera' loads mariadb, which no node of this lab runs; this lab honours none"]
 
 
 def test_a_background_load_ends_after_the_closing_heal() -> None:

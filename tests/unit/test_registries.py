@@ -1,0 +1,106 @@
+"""Invariants of the registries: what scenario files may name is backed by code.
+
+Each name a scenario can use (check, metric, load target, fault action) is declared
+once next to its code; these tests prove that the declarations and the code agree, so
+a declaration without code (or code without a declaration) fails here, not in a lab.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from checks import metrics, registry
+from checks.ha_api import ApiResult
+from checks.ha_galera import GaleraReport
+from checks.ha_rabbit import RabbitReport
+from checks.ha_vip import VipResult
+from checks.load import TARGETS, TOOLS, source
+from checks.load.node import CONFIGS
+from deployer.catalog import ROLES, SERVICES
+from lab.model import Topology
+from stacklab.refs import check_steps
+from stacklab.scenario import Scenario
+
+# What each family's result object says it measured, from an empty run.
+RESULTS = {
+    "vip": VipResult("cli1", "10.0.0.5", 5000, 0.02, [], ["ctl1"], ["ctl1"]).metrics(),
+    "api": ApiResult("cli1", []).metrics(),
+    "galera": GaleraReport([], {}, "t").metrics(),
+    "rabbit": RabbitReport([], [], "ctl1").metrics(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(metrics.FAMILIES))
+def test_every_declared_metric_is_what_its_probe_reports(name: str) -> None:
+    fam = metrics.FAMILIES[name]
+    if name == "haproxy":  # judged from its watches: the family computes the metric itself
+        probe = metrics.FAMILIES[name](metrics.ProbeContext("demo", None))
+        probe.start()
+        assert set(probe.judge()[0]) == set(fam.metrics)
+    else:
+        assert set(RESULTS[name]) == set(fam.metrics)
+
+
+def test_every_family_measures_a_service_some_role_runs() -> None:
+    for fam in metrics.FAMILIES.values():
+        assert fam.service in SERVICES, fam.name
+        assert any(fam.service in role.services for role in ROLES.values()), fam.name
+
+
+def test_the_schema_allows_exactly_the_produced_metrics() -> None:
+    schema = str(Scenario.model_json_schema())
+    for metric in metrics.METRICS:
+        assert f"'{metric}'" in schema
+    with pytest.raises(ValueError, match="rados_write_mbps"):
+        Scenario.model_validate({"name": "x", "lab": "ha", "steps": [{"expect": {"metric": "rados_write_mbps",
+                                                                                 "min": 1}}]})
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_every_load_target_is_honoured(target: str) -> None:
+    """A target names a locustfile that exists, a config the runner ships, and a service."""
+    spec = TARGETS[target]
+    assert "User)" in source(spec.locustfile)  # a locust User class
+    assert target in CONFIGS
+    assert spec.service in SERVICES and any(spec.service in r.services for r in ROLES.values())
+    assert target not in TOOLS
+
+
+def test_every_check_is_one_declared_function() -> None:
+    for name, spec in registry.checks().items():
+        assert spec.fn.__name__ == name, f"check '{name}' is declared on {spec.fn.__name__}"
+        assert list(inspect.signature(spec.fn).parameters) == ["lab", "v"], name
+        assert all(r in ROLES for r in spec.roles), name
+        assert spec.summary, name
+
+
+def test_check_needs_name_deployable_components() -> None:
+    from deployer.plan import COMPONENTS
+
+    for name, spec in registry.checks().items():
+        assert not spec.needs or spec.needs in COMPONENTS, f"{name} needs unknown component {spec.needs}"
+
+
+def test_check_modules_are_found_not_listed() -> None:
+    """Every module of checks/infra that declares a check is loaded by the registry."""
+    infra = Path(registry.__file__).parent / "infra"
+    declaring = {p.stem for p in infra.glob("*.py") if "@check(" in p.read_text()}
+    loaded = {spec.fn.__module__.rsplit(".", 1)[1] for spec in registry.checks().values()}
+    assert declaring == loaded
+
+
+def bare(roles: list[str]) -> Topology:
+    return Topology.model_validate({"networks": {"mgmt": {"cidr": "10.9.0.0/24"}},
+                                    "nodes": {"n": {"count": 1, "roles": roles, "networks": ["mgmt"]}}})
+
+
+def test_a_metric_nothing_in_the_lab_produces_is_rejected() -> None:
+    scn = Scenario.model_validate({"name": "x", "lab": "none", "steps": [
+        {"fault": {"action": "power_off", "node": "n1"}}, {"expect": {"metric": "vip_failover_s", "max": 5}}]})
+    assert [(p.dotted(), p.message) for p in check_steps(scn, bare(["ceph-mon"]))] == [
+        ("steps[1].expect.metric", "metric 'vip_failover_s' is measured on keepalived, which no node of this lab "
+         "runs; this lab produces no metric")]
+    assert check_steps(scn, bare(["controller"])) == []
