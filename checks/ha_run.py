@@ -56,8 +56,12 @@ def node_states(lab: str) -> dict[str, str]:
 def check_clock(lab: str, node: str) -> float:
     """Verify the node's CLOCK_MONOTONIC is the host's; returns the bracket width (s).
 
-    The node's reading must fall between two host readings taken around the call.
+    The node's reading must fall between two host readings taken around the call. A
+    backend whose nodes have clocks of their own (VMs) is refused before asking.
     """
+    if not engine.get_backend(engine.require(lab).backend).capabilities.shared_clock:
+        raise LabError(f"lab {lab}: its backend's nodes do not share the host's clock; probe samples "
+                       "cannot be lined up with the runner's fault times")
     before = time.monotonic()
     done = engine.run(lab, node, [PYTHON, "-c", "import time; print(repr(time.monotonic()))"], timeout=30)
     after = time.monotonic()

@@ -15,28 +15,24 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from lab import fabric, image, netns
+from lab import backends, fabric, image, netns
 from lab import state as labstate
+from lab.backends import BACKENDS, DEFAULT
 from lab.backends.base import Backend, Completed, NodeSpec
 from lab.errors import LabError, UsageError
 from lab.model import Topology, address_plan
 
 Progress = Callable[[str], None]
-BACKENDS = {"lxc": "lab.backends.lxc:LxcBackend"}  # name -> "module:Class", imported on use
+__all__ = ["BACKENDS", "DEFAULT", "get_backend"]
 
 
 def get_backend(name: str) -> Backend:
-    if name not in BACKENDS:
-        raise UsageError(f"unknown backend '{name}'; allowed: {', '.join(sorted(BACKENDS))}")
-    module, cls = BACKENDS[name].split(":")
-    backend: Backend = getattr(importlib.import_module(module), cls)()
-    return backend
+    return backends.get(name)
 
 
 def topology_hash(topo: Topology) -> str:
@@ -62,14 +58,12 @@ def fabric_plan(lab: str, topo: Topology) -> fabric.FabricPlan:
 
 
 def known_labs() -> set[str]:
-    """Every lab with a trace on this host: a state file, a namespace, or node dirs."""
-    from lab.backends.lxc import LAB_ROOT
-
-    on_disk = {p.name for p in LAB_ROOT.iterdir() if p.is_dir()} if LAB_ROOT.is_dir() else set()
+    """Every lab with a trace on this host: a state file, a namespace, or a backend's nodes."""
+    on_disk = {lab for be in backends.every() for lab in be.labs()}
     return labstate.labs_with_state() | fabric.list_labs() | on_disk
 
 
-def up(lab: str, topo: Topology, *, packages: list[str], backend: str = "lxc", source: str = "",
+def up(lab: str, topo: Topology, *, packages: list[str], backend: str = DEFAULT, source: str = "",
        progress: Progress = print, boot_timeout: float = 120.0) -> labstate.LabState:
     """Build the image if needed, wire the fabric, boot every node. All or nothing."""
     labstate.checked(lab)  # before the image build: a bad name costs nothing
@@ -148,7 +142,9 @@ def down(lab: str, progress: Progress = print) -> bool:
         except LabError:
             st = None  # unreadable state: discovery below still finds everything
         existed = st is not None or lab in known_labs()
-        _teardown(lab, get_backend(st.backend if st else "lxc"))
+        # Without a state file, every backend removes whatever of the lab it finds.
+        for be in [get_backend(st.backend)] if st else backends.every():
+            _teardown(lab, be)
     labstate.forget_lock(lab)
     if existed:
         progress(f"lab {lab}: down")
@@ -204,8 +200,8 @@ def status(lab: str) -> dict[str, Any]:
         st = None  # unreadable: report what the host has
     if st is None and lab not in known_labs():
         raise LabError(f"no lab named '{lab}' on this host")
-    be = get_backend(st.backend if st else "lxc")
-    states = be.status(lab)
+    bes = [get_backend(st.backend)] if st else backends.every()
+    states = {node: state for be in bes for node, state in be.status(lab).items()}
     try:
         live = fabric.addresses(lab)
     except LabError:
@@ -216,7 +212,8 @@ def status(lab: str) -> dict[str, Any]:
              for name, node in planned.items()]
     made = {"namespaces": len(netns.list_lab_ns(lab)), "containers": len(states),
             "running": sum(1 for s in states.values() if s == "running")}
-    return {"lab": lab, "backend": st.backend if st else "lxc", "source": st.source if st else "",
+    found = ",".join(be.name for be in bes if be.status(lab)) if not st else st.backend
+    return {"lab": lab, "backend": found or "none", "source": st.source if st else "",
             "phase": st.phase if st else "leftovers", "image": st.image if st else "",
             "topology_hash": st.topology_hash if st else "", "faults": st.faults if st else [], "nodes": nodes,
             "made": made}

@@ -91,9 +91,14 @@ def power_off(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
 
 @verb("power_on")
 def power_on(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
-    """Interfaces as a fresh boot has them (the netns outlived the container and still
-    holds any VIP keepalived had added), links plugged back in, then boot."""
-    linkfaults.restore_node(st.lab, node)
+    """Interfaces as a fresh boot has them, links plugged back in, then boot. Where the
+    node's network namespace outlived it, it still holds any VIP keepalived had added:
+    its interfaces are reset to the planned addresses first."""
+    if be.capabilities.netns_survives_power_off:
+        linkfaults.restore_node(st.lab, node)
+    else:
+        for net in _networks(st, node):
+            linkfaults.link_up(st.lab, node, net)
     for fault in st.faults:  # a separate link_down on this node stays in force
         if fault["kind"] == "link_down" and fault["node"] == node:
             linkfaults.link_down(st.lab, node, fault["network"])

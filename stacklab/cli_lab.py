@@ -201,12 +201,11 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
-    from lab.backends.lxc import attach_argv
-
     st = engine.require(args.lab)
     if args.node not in st.nodes:
         raise UsageError(f"lab '{st.lab}' has no node '{args.node}'; nodes: {', '.join(st.nodes)}")
-    argv = attach_argv(st.lab, args.node, ["/bin/bash", "-l"], env={"TERM": os.environ.get("TERM", "xterm")})
+    argv = engine.get_backend(st.backend).shell_argv(st.lab, args.node, ["/bin/bash", "-l"],
+                                                      env={"TERM": os.environ.get("TERM", "xterm")})
     os.execvp(argv[0], argv)
     return 0  # pragma: no cover - execvp does not return
 
@@ -262,7 +261,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("up", help="build the image if needed, wire and boot a lab")
     p.add_argument("lab", metavar="LAB_OR_SCENARIO", help="lab name (scenarios/labs/NAME.yaml), lab or scenario file")
     p.add_argument("--name", help="lab name on this host (default: the lab's name)")
-    p.add_argument("--backend", default="lxc", choices=sorted(engine.BACKENDS))
+    p.add_argument("--backend", default=engine.DEFAULT, choices=sorted(engine.BACKENDS))
     p.add_argument("--reuse", action="store_true", help="a lab of that name and topology already up is fine")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("deploy", help="deploy the cloud onto a running lab (idempotent)")
@@ -278,7 +277,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("run", help="run a scenario: lab, deploy, steps, verdict (results under runs/)")
     p.add_argument("scenario", metavar="SCENARIO", help="scenario name (scenarios/NAME.yaml) or file")
-    p.add_argument("--backend", default="lxc", choices=sorted(engine.BACKENDS))
+    p.add_argument("--backend", default=engine.DEFAULT, choices=sorted(engine.BACKENDS))
     p.add_argument("--keep", action="store_true", help="leave the lab up afterwards (for stacklab shell)")
     p.add_argument("--reuse", action="store_true", help="use a lab already up with the same topology")
     p.add_argument("--lab", help="the lab to build, or with --reuse the one to reuse (default: any that fits)")

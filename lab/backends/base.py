@@ -1,4 +1,11 @@
-"""The node backend interface: six methods between the lab and whatever runs nodes.
+"""The node backend interface between the lab and whatever runs nodes.
+
+Two small interfaces: ``Console`` reaches into running nodes (run a command, the argv
+of an interactive shell, memory in use) and ``Backend`` adds the nodes' lifecycle
+(preflight, up, down, status, power, and finding labs on the host). A backend also
+declares its ``Capabilities``: facts other code would otherwise assume from LXC.
+Backends live in ``lab/backends/<name>/`` and are registered by name in
+``lab.backends``; nothing outside their package imports them.
 
 A backend turns :class:`NodeSpec` s into running machines (systemd as PID 1) that boot
 from an :class:`~lab.image.Image`, runs commands in them, and tears a whole lab down
@@ -73,10 +80,42 @@ class Completed:
         return self.returncode == 0
 
 
-class Backend(abc.ABC):
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a backend's nodes are, where code depends on it (asked, never assumed)."""
+
+    # Nodes read the host's CLOCK_MONOTONIC (containers on the host kernel): in-node probe
+    # samples and the runner's fault times are on one clock. VMs have their own clocks.
+    shared_clock: bool
+    # A powered-off node's network namespace (with its addresses, e.g. a VIP keepalived
+    # added) outlives it, so power-on must reset its interfaces as a fresh boot would.
+    netns_survives_power_off: bool
+
+
+class Console(abc.ABC):
+    """Reaching into the running nodes of a lab."""
+
+    @abc.abstractmethod
+    def run(self, lab: str, node: str, argv: list[str], *, input: bytes | str | None = None,
+            timeout: float | None = 60.0, env: dict[str, str] | None = None) -> Completed:
+        """Run ``argv`` inside the node (clean env, PATH and LANG set). A non-zero exit
+        is returned, not raised; a timeout raises LabError naming node and command."""
+
+    @abc.abstractmethod
+    def shell_argv(self, lab: str, node: str, argv: list[str], env: dict[str, str] | None = None) -> list[str]:
+        """The host command that runs ``argv`` in the node attached to this terminal
+        (``stacklab shell``: the caller execs it)."""
+
+    @abc.abstractmethod
+    def memory_bytes(self, lab: str, node: str) -> int | None:
+        """Memory the node uses now (None when it is not running or cannot be read)."""
+
+
+class Backend(Console):
     """Runs the nodes of labs. Lab and node names are short slugs ([a-z0-9-])."""
 
     name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
 
     @abc.abstractmethod
     def preflight(self) -> None:
@@ -95,12 +134,6 @@ class Backend(abc.ABC):
         host rather than in memory. Idempotent; safe after a SIGKILL mid-``up``."""
 
     @abc.abstractmethod
-    def run(self, lab: str, node: str, argv: list[str], *, input: bytes | str | None = None,
-            timeout: float | None = 60.0, env: dict[str, str] | None = None) -> Completed:
-        """Run ``argv`` inside the node (clean env, PATH and LANG set). A non-zero exit
-        is returned, not raised; a timeout raises LabError naming node and command."""
-
-    @abc.abstractmethod
     def status(self, lab: str) -> dict[str, NodeState]:
         """``{node: running|stopped|frozen|absent}`` for every node the lab has on disk."""
 
@@ -109,3 +142,8 @@ class Backend(abc.ABC):
               timeout: float = 60.0) -> None:
         """off = hard stop (like pulling the plug), on = boot again and wait for
         systemd, freeze/thaw = suspend/resume every process of the node."""
+
+    @abc.abstractmethod
+    def labs(self) -> set[str]:
+        """Every lab this backend has a trace of on the host (found, not remembered: after
+        a SIGKILL there may be no state file)."""

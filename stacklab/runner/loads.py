@@ -20,6 +20,7 @@ from checks.load.gates import LoadFigures, judge
 from checks.load.node import LocustRun
 from lab.clock import let_pass
 from stacklab.runner.selectors import resolve
+from stacklab.runner.steps import ExpectationFailed
 from stacklab.scenario import LoadSpec
 
 if TYPE_CHECKING:
@@ -63,17 +64,12 @@ class Loads:
             except AssertionError as e:  # judge every load before failing the step
                 failed.append(str(e))
         if failed:
-            from stacklab.runner.session import ExpectationFailed
-
             raise ExpectationFailed("; ".join(failed))
 
     def judge(self, spec: LoadSpec, locust: LocustRun, res: StepResult) -> None:
         """Stop, copy results back, compute figures and gates; ExpectationFailed on a failed gate."""
-        from stacklab.runner.report import run_dir
-        from stacklab.runner.session import ExpectationFailed
-
         self.count += 1
-        dest = run_dir(self.run) / "load" / f"{self.count:02d}-{spec.target}"
+        dest = self.run.run_dir() / "load" / f"{self.count:02d}-{spec.target}"
         events = locust.finish(dest)
         fault, heal = self.phase_times(locust.started)
         figures = LoadFigures(events, fault=fault, heal=heal)

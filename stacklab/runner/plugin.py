@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from lab.backends import DEFAULT
 from stacklab.runner.report import write_results
-from stacklab.runner.session import ExpectationFailed, Options, ScenarioRun
-from stacklab.runner.steps import Planned, plan
+from stacklab.runner.session import Options, ScenarioRun
+from stacklab.runner.steps import ExpectationFailed, Planned, plan
 from stacklab.scenario import Scenario
 from stacklab.validate import validate_file
 
@@ -28,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reuse", action="store_true", help="run on a lab already up with the same topology")
     group.addoption("--runs-dir", default="runs", help="where run results go (default: runs/)")
     group.addoption("--run-dir", default=None, help="exact folder for this run's results (one scenario)")
-    group.addoption("--lab-backend", default="lxc", help="node backend for new labs (default: lxc)")
+    group.addoption("--lab-backend", default=DEFAULT, help=f"node backend for new labs (default: {DEFAULT})")
     group.addoption("--lab-name", default=None, help="name of the lab to create")
 
 

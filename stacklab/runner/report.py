@@ -34,13 +34,6 @@ PACKAGES = ["keepalived", "haproxy", "mariadb-server", "galera-4", "rabbitmq-ser
             "chrony", "ceph-mon", "ceph-osd"]
 
 
-def run_dir(run: ScenarioRun) -> Path:
-    if run.opts.run_dir:
-        return Path(run.opts.run_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(run.started))
-    return run.opts.runs_dir / f"{stamp}-{run.scn.name}"
-
-
 def claim_run_dir(runs_dir: Path, scenario: str) -> Path:
     """A new results folder ``TIME-SCENARIO`` (``-2``, ``-3``... when runs of one scenario
     start in the same second), made atomically so that two runs never share one."""
@@ -57,7 +50,7 @@ def claim_run_dir(runs_dir: Path, scenario: str) -> Path:
 
 
 def write_results(run: ScenarioRun) -> Path:
-    out = run_dir(run)
+    out = run.run_dir()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     errors = collect_journal_errors(run, out / "logs")
     result = {

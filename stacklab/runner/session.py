@@ -21,13 +21,14 @@ from deployer.deploy import deploy
 from deployer.model import Cloud
 from lab import engine, faults
 from lab import state as labstate
+from lab.backends import DEFAULT
 from lab.clock import let_pass
 from lab.faultspec import FaultSpec
 from lab.model import Topology
 from stacklab.runner.loads import Loads
 from stacklab.runner.probes import ProbeSet
 from stacklab.runner.selectors import resolve
-from stacklab.runner.steps import LoadEnd, Planned
+from stacklab.runner.steps import ExpectationFailed, LoadEnd, Planned
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault, WaitStep
 
 CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
@@ -38,10 +39,6 @@ PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines of a polled check
 # suite converged: a Keystone process retries a returning controller's memcached only after
 # memcache_dead_retry, and until then its reads can differ (docs/keystone-cache.md).
 SETTLE_TIMEOUT = 60.0
-
-
-class ExpectationFailed(AssertionError):
-    """An expectation did not hold: the scenario's verdict for that step."""
 
 
 @dataclass
@@ -58,7 +55,7 @@ class StepResult:
 
 @dataclass
 class Options:
-    backend: str = "lxc"
+    backend: str = DEFAULT
     keep: bool = False
     reuse: bool = False
     runs_dir: Path = Path("runs")
@@ -85,6 +82,13 @@ class ScenarioRun:
         self.started = time.time()
         self.steps_started = self.started
         self.prepared_seconds = 0.0
+
+    def run_dir(self) -> Path:
+        """Where this run's results go (result.json, junit.xml, logs/, load/)."""
+        if self.opts.run_dir:
+            return Path(self.opts.run_dir)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started))
+        return self.opts.runs_dir / f"{stamp}-{self.scn.name}"
 
     # ------------------------------------------------------------------ lab
     def prepare(self) -> None:

@@ -21,6 +21,10 @@ from typing import Any
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, WaitStep
 
 
+class ExpectationFailed(AssertionError):
+    """An expectation did not hold: the scenario's verdict for that step."""
+
+
 @dataclass(frozen=True)
 class LoadEnd:
     """Implicit, after the closing heal: stop the background loads and judge their gates."""

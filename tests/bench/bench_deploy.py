@@ -14,8 +14,6 @@ from pathlib import Path
 from deployer.catalog import image_packages
 from deployer.deploy import deploy
 from lab import engine
-from lab.backends.lxc import container_name
-from lab.backends.lxc_host import memory_bytes
 from stacklab.validate import validate_file
 from tests.bench.bench_lab import row
 
@@ -46,7 +44,7 @@ def main() -> None:
         row("deploy: everything", report.seconds, "s")
         again = deploy(name, result.cloud, say=lambda _: None)
         row(f"re-deploy (no-op, {len(again.changes)} changes)", again.seconds, "s", TARGETS["redeploy_s"])
-        mem = {n: memory_bytes(container_name(name, n)) or 0 for n in result.topology.node_names()}
+        mem = {n: engine.get_backend(engine.DEFAULT).memory_bytes(name, n) or 0 for n in result.topology.node_names()}
         row("RAM of the deployed lab (memory cgroups)", sum(mem.values()) / 2**20, "MiB")
         for node, used in mem.items():
             row(f"RAM: {node}", used / 2**20, "MiB")

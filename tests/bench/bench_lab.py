@@ -15,8 +15,6 @@ from pathlib import Path
 
 from deployer.catalog import image_packages
 from lab import engine, image
-from lab.backends.lxc import container_name
-from lab.backends.lxc_host import memory_bytes
 from lab.model import Topology
 from stacklab.validate import validate_file
 from tests.lab.leaks import leftovers
@@ -63,7 +61,7 @@ def bench_ha(prefix: str) -> None:
     name = f"{prefix}ha"
     row("up: ha lab, 8 nodes (warm image)", timed_up(name, topo), "s", TARGETS["up8_s"])
     time.sleep(5)  # let the idle nodes settle before reading memory: an idle figure, not a boot peak
-    mems = [memory_bytes(container_name(name, n)) or 0 for n in topo.node_names()]
+    mems = [engine.get_backend(engine.DEFAULT).memory_bytes(name, n) or 0 for n in topo.node_names()]
     row("RAM per idle node (memory cgroup, mean)", statistics.mean(mems) / 2**20, "MiB", TARGETS["node_mib"])
     row("RAM per idle node (max)", max(mems) / 2**20, "MiB")
     row("down: ha lab", timed_down(name), "s", TARGETS["down_s"])

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.backends import lxc_host, lxc_reap
 from lab.backends.base import NodeSpec
 from lab.backends.lxc import LAB_ROOT, LxcBackend, container_name, lab_dir
+from lab.backends.lxc import host as lxc_host
+from lab.backends.lxc import reap as lxc_reap
 from lab.errors import LabError, NodeBootError
 from tests.lab.conftest import require_lxc
 

@@ -26,10 +26,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab.backends import lxc_host as host
-from lab.backends import lxc_reap as reap
-from lab.backends.base import Backend, Completed, NodeSpec, NodeState, PowerAction
-from lab.backends.lxc_config import (
+from lab.backends.base import Backend, Capabilities, Completed, NodeSpec, NodeState, PowerAction
+from lab.backends.lxc import host, reap
+from lab.backends.lxc.config import (
     LAB_ROOT,
     attach_argv,
     container_name,
@@ -41,8 +40,6 @@ from lab.backends.lxc_config import (
 )
 from lab.errors import LabError, NodeBootError, PreflightError
 from lab.image import Image
-
-__all__ = ["LAB_ROOT", "LxcBackend", "attach_argv", "container_name", "lab_dir"]
 
 _STATES: dict[str, NodeState] = {
     "RUNNING": "running", "STARTING": "running", "THAWED": "running",
@@ -56,9 +53,12 @@ class LxcBackend(Backend):
     """The default backend. Needs root and the Debian package ``lxc``."""
 
     name = "lxc"
+    # Containers run on the host's kernel (no time namespace) in namespaces the fabric
+    # made first: the clock is the host's, and a stopped container's netns stays.
+    capabilities = Capabilities(shared_clock=True, netns_survives_power_off=True)
 
     def __init__(self) -> None:
-        """Become a child subreaper first: see lxc_reap for why."""
+        """Become a child subreaper first: see reap.py for why."""
         reap.become_subreaper()
 
     # ----------------------------------------------------------------- naming
@@ -105,7 +105,7 @@ class LxcBackend(Backend):
         self._start_and_wait(lab, [s.name for s in todo], timeout)
 
     def down(self, lab: str) -> None:
-        """Stop and remove every node of ``lab``; see lxc_host for the why of each step."""
+        """Stop and remove every node of ``lab``; see host.py for the why of each step."""
         path = lxcpath(lab)
         monitors = reap.monitor_containers(path)  # before stop: they exit with it
         names = {container_name(lab, n) for n in self._nodes_on_disk(lab)} | set(monitors)
@@ -156,6 +156,16 @@ class LxcBackend(Backend):
                            f"{err.decode(errors='replace').strip()}")
         return Completed(node, list(argv), proc.returncode, out, err,
                          round(time.monotonic() - start, 4))
+
+    def shell_argv(self, lab: str, node: str, argv: list[str], env: dict[str, str] | None = None) -> list[str]:
+        return attach_argv(lab, node, argv, env)
+
+    def memory_bytes(self, lab: str, node: str) -> int | None:
+        return host.memory_bytes(container_name(lab, node))
+
+    def labs(self) -> set[str]:
+        """Labs with a directory under LAB_ROOT (containers, overlays, logs)."""
+        return {p.name for p in LAB_ROOT.iterdir() if p.is_dir()} if LAB_ROOT.is_dir() else set()
 
     def status(self, lab: str) -> dict[str, NodeState]:
         """State of every node the lab has on disk (``lxc-info -s``)."""

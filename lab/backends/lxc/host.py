@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.backends import lxc_reap as reap
+from lab.backends.lxc import reap
 
 
 def cgroup_roots() -> list[Path]:

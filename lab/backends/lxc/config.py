@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lab.backends import lxc_host as host
 from lab.backends.base import NodeSpec
+from lab.backends.lxc import host
 from lab.errors import LabError
 from lab.image import Image
 
