@@ -166,6 +166,15 @@ def partition(st: labstate.LabState, be: Backend, spec: Partition, node: str) ->
     _record(st, "partition", "", groups=groups)
 
 
+def note(lab: str, kind: str, node: str, unit: str) -> None:
+    """Record a fault carried out elsewhere whose undo is starting ``unit`` (a service fault
+    applied by ``stacklab fault``), so that ``heal`` undoes it too, from any process."""
+    with labstate.locked(lab):
+        st = engine.require(lab)
+        _record(st, kind, node, unit=unit)
+        labstate.save(st)
+
+
 def heal(lab: str) -> list[dict[str, Any]]:
     """Undo every fault: thaw, link faults off, powered-off nodes back on. Returns what was undone."""
     with labstate.locked(lab):
@@ -180,6 +189,9 @@ def heal(lab: str) -> list[dict[str, Any]]:
         st.faults = [f for f in st.faults if f["kind"] == "power_off"]
         for node in off:
             power_on(st, be, None, node)
+        for fault in undone:  # service faults noted by stacklab fault: their unit runs again
+            if fault.get("unit") and fault["node"] not in off:  # a powered-on node starts its own units
+                be.run(lab, fault["node"], ["systemctl", "start", fault["unit"]], timeout=180)
         st.faults = []
         labstate.save(st)
     return undone

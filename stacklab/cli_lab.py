@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from deployer import service_faults
 from deployer.catalog import image_packages
 from lab import engine, faults, image
 from lab import state as labstate
@@ -226,13 +227,19 @@ def cmd_fault(args: argparse.Namespace) -> int:
         if not sep:
             raise UsageError(f"expected KEY=VALUE, got '{item}'")
         params[key] = yaml.safe_load(value)
+    model = LAB_FAULTS.get(args.action) or service_faults.ServiceFault
     try:
-        spec = LAB_FAULTS[args.action].model_validate(params)
+        spec = model.model_validate(params)
     except ValidationError as e:
-        for p in problems_from(e, LAB_FAULTS[args.action]):
+        for p in problems_from(e, model):
             print(f"stacklab fault {args.action}: {dotted(p.path)}: {p.message}", file=sys.stderr)
         return 2
-    faults.apply(lab, spec)
+    if isinstance(spec, service_faults.ServiceFault):
+        for node in faults.resolve(engine.require(lab), spec.node):
+            service_faults.apply(lab, node, spec.action, spec.service)
+            faults.note(lab, spec.action, node, service_faults.unit_of(spec.service))
+    else:
+        faults.apply(lab, spec)
     say(f"lab {lab}: {args.action} applied ({', '.join(f'{k}={v}' for k, v in params.items() if k != 'action')})")
     return 0
 
@@ -304,10 +311,11 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_shell)
     p = sub.add_parser("fault", help="apply a lab fault, or heal all of them",
                        description="Examples: fault power_off ctl1 | fault link_loss cmp1 network=overlay "
-                       "percent=30 | fault partition groups='[[ctl1],[ctl2,ctl3]]' | fault heal")
+                       "percent=30 | fault partition groups='[[ctl1],[ctl2,ctl3]]' | "
+                       "fault stop_service ctl2 service=keystone | fault heal")
     p.add_argument("--lab", help="lab name (may be omitted when one lab is up)")
-    p.add_argument("action", choices=[*sorted(LAB_FAULTS), "heal"], metavar="ACTION",
-                   help=f"one of: {', '.join([*sorted(LAB_FAULTS), 'heal'])}")
+    actions = [*sorted({*LAB_FAULTS, *service_faults.ACTIONS}), "heal"]
+    p.add_argument("action", choices=actions, metavar="ACTION", help=f"one of: {', '.join(actions)}")
     p.add_argument("params", nargs="*", metavar="[NODE] KEY=VALUE")
     p.set_defaults(func=cmd_fault)
     p = sub.add_parser("image", help="the cached node image: build, ls, prune")

@@ -20,15 +20,16 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from checks.catalog import CHECKS, LOAD_TARGETS, METRICS
 from checks.load.gates import GATES
-from deployer.catalog import SERVICES
 from deployer.model import Cloud
-from lab.faultspec import LAB_FAULTS, FaultSpec, NodeFault
+from deployer.service_faults import ACTIONS, ServiceFault
+from lab.faultspec import LAB_FAULTS, FaultSpec
 from lab.model import Topology
 from lab.modelbase import Duration, Name, StrictModel
 
 FAULT_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 SELECTORS = ("@vip_holder", "@galera_primary", "@random")
 STEP_KINDS = ("check", "expect", "fault", "heal", "load", "wait")
+__all__ = ["SERVICE_FAULTS", "ServiceFault"]
 
 
 def _literal(names: Any) -> Any:
@@ -39,25 +40,16 @@ def _literal(names: Any) -> Any:
 if TYPE_CHECKING:  # the enums are built at run time from the registries
     CheckName: TypeAlias = str
     MetricName: TypeAlias = str
-    ServiceName: TypeAlias = str
     LoadTarget: TypeAlias = str
     GateName: TypeAlias = str
 else:
     CheckName = _literal(CHECKS)
     MetricName = _literal(METRICS)
-    ServiceName = _literal(SERVICES)
     LoadTarget = _literal(LOAD_TARGETS)
     GateName = _literal(GATES)
 
 
-class ServiceFault(NodeFault):
-    """Stop, kill or restart one service's systemd unit on a node."""
-
-    action: Literal["stop_service", "kill_service", "restart_service"]
-    service: ServiceName
-
-
-SERVICE_FAULTS = ("kill_service", "restart_service", "stop_service")
+SERVICE_FAULTS = tuple(sorted(ACTIONS))  # declared with their code in deployer.service_faults
 FAULT_ACTIONS = tuple(sorted((*LAB_FAULTS, *SERVICE_FAULTS)))
 
 

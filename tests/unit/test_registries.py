@@ -104,3 +104,16 @@ def test_a_metric_nothing_in_the_lab_produces_is_rejected() -> None:
         ("steps[1].expect.metric", "metric 'vip_failover_s' is measured on keepalived, which no node of this lab "
          "runs; this lab produces no metric")]
     assert check_steps(scn, bare(["controller"])) == []
+
+
+def test_stacklab_fault_offers_every_fault_action() -> None:
+    """The command line takes the scenario's actions (lab and service faults), plus heal."""
+    from stacklab.cli import build_parser
+    from stacklab.scenario import FAULT_ACTIONS
+
+    parser = build_parser()
+    fault = next(a for a in parser._subparsers._group_actions[0].choices["fault"]._actions  # type: ignore[union-attr]
+                 if a.dest == "action")
+    assert set(fault.choices) == {*FAULT_ACTIONS, "heal"}
+    args = parser.parse_args(["fault", "--lab", "x", "stop_service", "ctl2", "service=keystone"])
+    assert (args.action, args.params) == ("stop_service", ["ctl2", "service=keystone"])
