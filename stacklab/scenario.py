@@ -182,7 +182,8 @@ class Scenario(StrictModel):
     source: str | None = Field(None, description="the field report this failure mode comes from")
     lab: Name | None = None
     topology: Topology | None = None
-    cloud: Cloud | None = None
+    cloud: Cloud | None = Field(None, description="with 'lab': a variant, only the keys given replace the lab's "
+                                "(e.g. keystone: {cache: local}); with an inline 'topology': the whole cloud")
     permanent: bool = Field(False, description="the fault is meant to stay: no closing heal + healthy")
     seed: int | None = Field(None, description="seed for @random selectors; recorded when unset")
     steps: list[Step] = Field(min_length=1)

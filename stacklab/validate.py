@@ -119,12 +119,18 @@ def _check_lab(topo: Topology, cloud: Cloud) -> list[Problem]:
 def _check_scenario(scn: Scenario, doc: Document, result: Result,
                     known_ids: set[str] | None = None) -> list[Problem]:
     if scn.lab is not None:
-        if scn.topology is not None or scn.cloud is not None:
-            return [Problem(("lab",), "give either 'lab' or an inline 'topology' (+ 'cloud'), not both")]
+        if scn.topology is not None:
+            return [Problem(("lab",), "give either 'lab' (+ a 'cloud' variant) or an inline 'topology' "
+                            "(+ 'cloud'), not both")]
         lab = _load_lab(scn.lab, doc, result)
         if lab is None:
             return []  # _load_lab already explained why
         result.topology, result.cloud = lab.topology, lab.cloud
+        if scn.cloud is not None:  # a variant: the scenario's keys over the lab's cloud
+            result.cloud, problems = cloud_variant(lab.cloud, scn.cloud)
+            problems += [] if errors_only(problems) else check_cloud(result.topology, result.cloud)
+            if errors_only(problems):
+                return [p.under(("cloud",)) for p in problems]
     elif scn.topology is None:
         return [Problem((), "missing 'lab' (a file in labs/) or an inline 'topology'")]
     else:
@@ -161,6 +167,29 @@ def _refs_of_valid_steps(doc: Document, result: Result) -> list[Problem]:
     problems = _check_scenario(scn, doc, result, known_ids=broken_ids)
     return [Problem(("steps", kept[p.path[1]], *p.path[2:]), p.message, p.warning)  # type: ignore[index]
             if p.path[:1] == ("steps",) and len(p.path) > 1 else p for p in problems]
+
+
+def cloud_variant(base: Cloud, patch: Cloud) -> tuple[Cloud, list[Problem]]:
+    """``base`` with the keys a scenario set in its ``cloud:`` (nested mappings merged, other
+    values replaced), validated as a whole; the problems have paths inside ``cloud``.
+
+    >>> lab = Cloud.model_validate({"rabbitmq": {"queue_type": "classic"}})
+    >>> cloud, _ = cloud_variant(lab, Cloud.model_validate({"rabbitmq": {"partition_handling": "ignore"}}))
+    >>> cloud.rabbitmq.queue_type, cloud.rabbitmq.partition_handling
+    ('classic', 'ignore')
+    """
+    merged = _merge(base.model_dump(mode="json"), patch.model_dump(mode="json", exclude_unset=True))
+    try:
+        return Cloud.model_validate(merged), []
+    except ValidationError as e:
+        return base, problems_from(e, Cloud)
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def lab_search_path(scenario: FsPath) -> list[FsPath]:
