@@ -1,16 +1,31 @@
 """The order of a deploy, the OCI way: time first, then storage, then the control plane,
-then computes and network nodes. Components are named here and imported lazily.
+then computes and network nodes.
+
+Nothing is listed here but the stages: components are the ``Component`` classes found in
+``deployer.roles`` (each declares its ``stage`` and what it comes ``after``), and each
+stage deploys its components in dependency order (ties alphabetical, so the order is
+the same on every run).
 
 >>> [s.name for s in STAGES]
 ['base', 'ceph-mon', 'ceph-osd', 'controller', 'compute', 'finish']
+>>> STAGES[3].components
+('galera', 'garbd', 'haproxy', 'keepalived', 'memcached', 'rabbitmq', 'keystone')
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass
 
+from deployer import roles
 from deployer.roles.base import Component
+
+STAGE_NAMES = ("base", "ceph-mon", "ceph-osd", "controller", "compute", "finish")
+
+# Roles whose components are not written yet: the deploy says so instead of pretending.
+PENDING_ROLES = {"compute": "compute nodes",
+                 "network": "network nodes"}
 
 
 @dataclass(frozen=True)
@@ -19,37 +34,41 @@ class Stage:
     components: tuple[str, ...]  # keys of COMPONENTS, in order
 
 
-# name -> "module:Class"
-COMPONENTS: dict[str, str] = {
-    "chrony": "deployer.roles.chrony:Chrony",
-    "memcached": "deployer.roles.memcached:Memcached",
-    "galera": "deployer.roles.galera:Galera",
-    "garbd": "deployer.roles.galera:Arbitrator",
-    "rabbitmq": "deployer.roles.rabbitmq:RabbitMQ",
-    "haproxy": "deployer.roles.haproxy:HAProxy",
-    "keepalived": "deployer.roles.keepalived:Keepalived",
-    "keystone": "deployer.roles.keystone:Keystone",
-    "clouds": "deployer.roles.keystone:CloudsYaml",
-    "ceph-mon": "deployer.roles.ceph:CephMon",
-    "ceph-osd": "deployer.roles.ceph_osd:CephOsd",
-    "ceph-client": "deployer.roles.ceph:CephClient",
-}
+def _discover() -> dict[str, type[Component]]:
+    """Every concrete Component class in the modules of ``deployer.roles``, by name."""
+    for info in pkgutil.iter_modules(roles.__path__):
+        importlib.import_module(f"{roles.__name__}.{info.name}")
+    found: dict[str, type[Component]] = {}
+    todo = list(Component.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if "name" in vars(cls):
+            if cls.name in found and found[cls.name] is not cls:
+                raise ValueError(f"component '{cls.name}' is declared twice: {found[cls.name]} and {cls}")
+            found[cls.name] = cls
+    return found
 
-STAGES: tuple[Stage, ...] = (
-    Stage("base", ("chrony",)),
-    Stage("ceph-mon", ("ceph-mon",)),
-    Stage("ceph-osd", ("ceph-osd",)),
-    Stage("controller", ("memcached", "galera", "garbd", "rabbitmq", "haproxy", "keepalived", "keystone")),
-    Stage("compute", ()),
-    Stage("finish", ("clouds", "ceph-client")),
-)
 
-# Roles whose components are not written yet: the deploy says so instead of pretending.
-PENDING_ROLES = {"compute": "compute nodes",
-                 "network": "network nodes"}
+def _order(stage: str, comps: dict[str, type[Component]]) -> tuple[str, ...]:
+    """The stage's components, each after the ones it names (Kahn; ties alphabetical)."""
+    left = {name: set(cls.after) for name, cls in comps.items() if cls.stage == stage}
+    for name, deps in left.items():
+        if unknown := deps - set(left):
+            raise ValueError(f"component '{name}' comes after {sorted(unknown)}, not in stage '{stage}'")
+    done: list[str] = []
+    while left:
+        ready = sorted(n for n, deps in left.items() if deps <= set(done))
+        if not ready:
+            raise ValueError(f"stage '{stage}': components wait for each other: {sorted(left)}")
+        done.append(ready[0])
+        del left[ready[0]]
+    return tuple(done)
+
+
+COMPONENTS: dict[str, type[Component]] = _discover()
+STAGES: tuple[Stage, ...] = tuple(Stage(s, _order(s, COMPONENTS)) for s in STAGE_NAMES)
 
 
 def component(name: str) -> Component:
-    module, cls = COMPONENTS[name].split(":")
-    obj: Component = getattr(importlib.import_module(module), cls)()
-    return obj
+    return COMPONENTS[name]()

@@ -10,32 +10,15 @@ from checks.registry import Verdict, check
 if TYPE_CHECKING:
     from checks.infra.base import Lab
 
-# component -> (systemd unit, roles whose nodes run it; empty = every node)
-UNITS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "chrony": ("chrony", ()),
-    "memcached": ("memcached", ("controller",)),
-    "galera": ("mariadb", ("controller",)),
-    "garbd": ("garb", ("galera-arbitrator",)),
-    "rabbitmq": ("rabbitmq-server", ("controller",)),
-    "haproxy": ("haproxy", ("controller",)),
-    "keepalived": ("keepalived", ("controller",)),
-    "keystone": ("keystone", ("controller",)),
-}
 MAX_OFFSET_S = 0.1
 
 
 def expected_units(lab: Lab) -> list[tuple[str, str]]:
-    """(node, unit) for every unit the deployed components run, Ceph's instances included."""
-    from deployer.roles.ceph_common import mons_of  # here: check modules stay cheap to import (validate)
-    from deployer.roles.ceph_osd import osd_layout
+    """(node, unit) for every unit the deployed components run, as each component declares."""
+    from deployer.plan import COMPONENTS  # here: check modules stay cheap to import (validate)
 
-    units = [(node, unit) for component, (unit, roles) in UNITS.items() if component in lab.deployed
-             for node, h in lab.inv.hosts.items() if not roles or set(roles) & set(h.roles)]
-    if "ceph-mon" in lab.deployed:  # the deployer's own placement of mons and OSD ids
-        units += [(h.name, f"ceph-{d}@{h.name}") for h in mons_of(lab.inv, lab.cloud) for d in ("mon", "mgr")]
-    if "ceph-osd" in lab.deployed:
-        units += [(n, f"ceph-osd@{i}") for n, ids in osd_layout(lab.inv, lab.cloud).items() for i in ids]
-    return units
+    return [u for name in sorted(lab.deployed) if name in COMPONENTS
+            for u in COMPONENTS[name]().units(lab.inv, lab.cloud)]
 
 
 @check("services_active", "every role's systemd units active")

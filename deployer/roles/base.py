@@ -1,8 +1,15 @@
 """A deployable component: one service (or a small group) on the nodes of one or more roles.
 
-Small interface: ``hosts`` (where), ``deploy`` (make it so, idempotently) and ``ready``
-(wait until it really works). Components write files with ``ctx.put``/``ctx.template``
-(which only touch what changed) and restart services only when their config changed.
+Small interface: ``hosts`` (where), ``deploy`` (make it so, idempotently), ``ready``
+(wait until it really works) and ``units`` (what ``services_active`` checks). Components
+write files with ``ctx.put``/``ctx.template`` (which only touch what changed) and restart
+services only when their config changed.
+
+A component declares itself on its class: ``name``, the ``roles`` whose nodes run it,
+the plan ``stage`` it belongs to and the components of that stage it comes ``after``,
+and the ``service`` (a key of ``deployer.catalog.SERVICES``: unit and packages) it runs.
+``deployer.plan`` finds the classes and derives the deploy order from these; the health
+check derives the units to look at; the image its packages (from SERVICES).
 """
 
 from __future__ import annotations
@@ -10,13 +17,30 @@ from __future__ import annotations
 import abc
 from typing import ClassVar
 
+from deployer.catalog import SERVICES
 from deployer.context import Context
-from deployer.inventory import Host
+from deployer.inventory import Host, Inventory
+from deployer.model import Cloud
 
 
 class Component(abc.ABC):
     name: ClassVar[str]
     roles: ClassVar[tuple[str, ...]] = ("controller",)
+    stage: ClassVar[str] = "controller"  # one of deployer.plan.STAGE_NAMES
+    after: ClassVar[tuple[str, ...]] = ()  # components of the same stage that must be deployed first
+    service: ClassVar[str | None] = None  # its SERVICES key; None: ``name`` when that is one, else no unit
+
+    def service_name(self) -> str | None:
+        return self.service or (self.name if self.name in SERVICES else None)
+
+    def units(self, inv: Inventory, cloud: Cloud) -> list[tuple[str, str]]:
+        """(node, systemd unit) this component keeps running: its service's unit on the nodes
+        of its roles (every node when ``roles`` is empty)."""
+        svc = self.service_name()
+        if svc is None:
+            return []
+        unit = SERVICES[svc].unit.removesuffix(".service")
+        return [(h.name, unit) for h in inv.hosts.values() if not self.roles or set(self.roles) & set(h.roles)]
 
     def hosts(self, ctx: Context) -> list[Host]:
         """The nodes this component runs on (default: every node with one of ``roles``)."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from deployer.context import Context
 from deployer.errors import DeployError
-from deployer.inventory import Host
+from deployer.inventory import Host, Inventory
+from deployer.model import Cloud
 from deployer.roles.base import Component
 from deployer.roles.ceph_common import (
     ADMIN_CAPS,
@@ -27,6 +28,7 @@ from deployer.roles.ceph_common import (
     fsid,
     keyring,
     mon_hosts,
+    mons_of,
     networks,
     put_admin_keyring,
     put_conf,
@@ -38,6 +40,11 @@ class CephMon(Component):
 
     name = "ceph-mon"
     roles = ("ceph-mon",)
+    stage = "ceph-mon"
+
+    def units(self, inv: Inventory, cloud: Cloud) -> list[tuple[str, str]]:
+        """A mon and a mgr instance on each of the first ``cloud.ceph.mons`` ceph-mon nodes."""
+        return [(h.name, f"ceph-{d}@{h.name}") for h in mons_of(inv, cloud) for d in ("mon", "mgr")]
 
     def hosts(self, ctx: Context) -> list[Host]:
         return mon_hosts(ctx)
@@ -138,6 +145,7 @@ class CephClient(Component):
 
     name = "ceph-client"
     roles = ("controller",)
+    stage = "finish"
 
     def hosts(self, ctx: Context) -> list[Host]:
         return super().hosts(ctx) if mon_hosts(ctx) else []

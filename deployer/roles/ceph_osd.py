@@ -56,6 +56,11 @@ def osd_uuid(ctx: Context, osd_id: int) -> str:
 class CephOsd(Component):
     name = "ceph-osd"
     roles = ("ceph-osd",)
+    stage = "ceph-osd"
+
+    def units(self, inv: Inventory, cloud: Cloud) -> list[tuple[str, str]]:
+        """One ``ceph-osd@ID`` per OSD, where the deployer placed it."""
+        return [(n, f"ceph-osd@{i}") for n, ids in osd_layout(inv, cloud).items() for i in ids]
 
     def deploy(self, ctx: Context) -> None:
         """Make and start every node's OSDs; meanwhile (another thread) make the test pool."""

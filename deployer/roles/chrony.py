@@ -54,6 +54,7 @@ def parse_tracking(text: str) -> tuple[str, str]:
 class Chrony(Component):
     name = "chrony"
     roles = ()
+    stage = "base"
 
     def hosts(self, ctx: Context) -> list[Host]:
         """Every node keeps time."""

@@ -53,6 +53,7 @@ def members(ctx: Context) -> list[Host]:
 
 class Galera(Component):
     name = "galera"
+    service = "mariadb"
 
     def deploy(self, ctx: Context) -> None:
         ctls = self.hosts(ctx)
@@ -155,6 +156,7 @@ class Arbitrator(Component):
 
     name = "garbd"
     roles = ("galera-arbitrator",)
+    after = ("galera",)  # a vote in the cluster the controllers formed
     WORK_DIR = "/var/lib/garbd"  # garb.service runs as nobody: it needs a directory it may write
 
     def deploy(self, ctx: Context) -> None:

@@ -87,6 +87,7 @@ def holders(ctx: Context, address: str) -> list[str]:
 
 class Keepalived(Component):
     name = "keepalived"
+    after = ("haproxy",)  # its check script tracks haproxy
 
     def deploy(self, ctx: Context) -> None:
         changed: dict[str, bool] = {}

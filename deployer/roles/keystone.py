@@ -108,6 +108,7 @@ def mysql(ctx: Context, node: str, script: str) -> str:
 
 class Keystone(Component):
     name = "keystone"
+    after = ("galera", "memcached", "rabbitmq", "keepalived")  # its database, cache and VIP
 
     def deploy(self, ctx: Context) -> None:
         ctls = self.hosts(ctx)
@@ -254,6 +255,7 @@ class CloudsYaml(Component):
     no route into it, by design (docs/facts.md, network safety)."""
 
     name = "clouds"
+    stage = "finish"
     NODE_PATH = "/etc/openstack/clouds.yaml"
 
     def hosts(self, ctx: Context) -> list[Host]:

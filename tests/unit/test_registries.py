@@ -17,6 +17,7 @@ from checks.ha_api import ApiResult
 from checks.ha_galera import GaleraReport
 from checks.ha_rabbit import RabbitReport
 from checks.ha_vip import VipResult
+from checks.infra.base import Lab
 from checks.load import TARGETS, TOOLS, source
 from checks.load.node import CONFIGS
 from deployer.catalog import ROLES, SERVICES
@@ -117,3 +118,41 @@ def test_stacklab_fault_offers_every_fault_action() -> None:
     assert set(fault.choices) == {*FAULT_ACTIONS, "heal"}
     args = parser.parse_args(["fault", "--lab", "x", "stop_service", "ctl2", "service=keystone"])
     assert (args.action, args.params) == ("stop_service", ["ctl2", "service=keystone"])
+
+
+def lab_of_every_role() -> Lab:
+    from deployer.inventory import Host, Inventory
+    from deployer.model import Cloud
+    from deployer.plan import COMPONENTS
+
+    hosts = {f"n{i}": Host(f"n{i}", (role,), {"mgmt": f"10.9.0.{10 + i}/24"}) for i, role in enumerate(sorted(ROLES))}
+    inv = Inventory("demo", hosts, vip="10.9.0.5", vip_prefix=24)
+    return Lab("demo", inv, set(COMPONENTS), Cloud.model_validate({"ceph": {"mons": 1}}))
+
+
+def test_services_active_looks_at_every_unit_of_every_component() -> None:
+    from checks.infra.common import expected_units
+    from deployer.plan import COMPONENTS
+
+    lab = lab_of_every_role()
+    units = expected_units(lab)
+    node_of = {h.roles[0]: name for name, h in lab.inv.hosts.items()}
+    assert (node_of["controller"], "keystone") in units and (node_of["controller"], "mariadb") in units
+    assert (node_of["galera-arbitrator"], "garb") in units
+    assert (node_of["ceph-mon"], f"ceph-mon@{node_of['ceph-mon']}") in units
+    assert (node_of["ceph-osd"], "ceph-osd@0") in units
+    assert {(n, "chrony") for n in lab.inv.hosts} <= set(units)
+    for name, cls in COMPONENTS.items():  # every component with a service has its unit looked at
+        svc = cls().service_name()
+        if svc is not None:
+            assert any(u.startswith(SERVICES[svc].unit.removesuffix(".service").split("@")[0]) for _, u in units), name
+
+
+def test_every_component_service_is_in_the_image() -> None:
+    from deployer.catalog import image_packages
+    from deployer.plan import COMPONENTS, STAGES
+
+    for name, cls in COMPONENTS.items():
+        svc = cls().service_name()
+        assert svc is None or set(SERVICES[svc].packages) <= set(image_packages()), name
+    assert sorted(c for s in STAGES for c in s.components) == sorted(COMPONENTS)
