@@ -1,7 +1,9 @@
 """Carry out lab faults on a running lab, and heal them.
 
-Each verb of ``lab.faultspec`` has one function here, registered with ``@verb``
-(os-faults style). Active faults are recorded in the lab's state file, so ``heal``
+Each verb of ``lab.faultspec`` has one function here, registered with ``@verb`` together
+with its undo (os-faults' paired verbs): another verb's name (``power_off`` is undone by
+``power_on``), a function, or ``permanent=`` with the reason it has none (``power_on``
+is itself an undo). Active faults are recorded in the lab's state file, so ``heal``
 works from another process (``stacklab fault heal``) and after a crash.
 
 Node selectors must be concrete here: a node name or ``role:NAME``. The @-selectors
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lab import engine, linkfaults
@@ -26,13 +29,26 @@ from lab.clock import let_pass
 from lab.errors import LabError
 from lab.faultspec import FaultSpec, Freeze, LinkLoss, LinkRate, Partition, SetMtu
 
-Verb = Callable[[labstate.LabState, Backend, Any, str], None]
+Act = Callable[[labstate.LabState, Backend, Any, str], None]
+
+
+@dataclass(frozen=True)
+class Verb:
+    apply: Act
+    undo: str | Act | None  # a verb name, a function, or None with ``permanent`` saying why
+    permanent: str = ""
+
+
 VERBS: dict[str, Verb] = {}
 
 
-def verb(name: str) -> Callable[[Verb], Verb]:
-    def register(fn: Verb) -> Verb:
-        VERBS[name] = fn
+def verb(name: str, *, undo: str | Act | None = None, permanent: str = "") -> Callable[[Act], Act]:
+    """Register ``fn`` as the verb ``name``, paired with its undo (or the reason it has none)."""
+    if (undo is None) == (not permanent):
+        raise ValueError(f"fault verb '{name}': give its undo or, for none, permanent='why'")
+
+    def register(fn: Act) -> Act:
+        VERBS[name] = Verb(fn, undo, permanent)
         return fn
 
     return register
@@ -62,7 +78,7 @@ def apply(lab: str, spec: FaultSpec) -> None:
         be = engine.get_backend(st.backend)
         targets = [""] if isinstance(spec, Partition) else resolve(st, spec.node)  # type: ignore[attr-defined]
         for node in targets:
-            VERBS[action](st, be, spec, node)
+            VERBS[action].apply(st, be, spec, node)
         labstate.save(st)
 
 
@@ -80,7 +96,7 @@ def _networks(st: labstate.LabState, node: str) -> list[str]:
     return list(st.nodes[node]["addresses"])
 
 
-@verb("power_off")
+@verb("power_off", undo="power_on")
 def power_off(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     """Links down first (the plug is pulled: nothing more leaves the node), then kill."""
     for net in _networks(st, node):
@@ -89,7 +105,7 @@ def power_off(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     _record(st, "power_off", node)
 
 
-@verb("power_on")
+@verb("power_on", permanent="it is the undo of power_off")
 def power_on(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     """Interfaces as a fresh boot has them, links plugged back in, then boot. Where the
     node's network namespace outlived it, it still holds any VIP keepalived had added:
@@ -106,14 +122,14 @@ def power_on(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     _forget(st, "power_off", node)
 
 
-@verb("reboot")
+@verb("reboot", permanent="the node is back when it ends")
 def reboot(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     """A hard reset: power off and on again."""
     power_off(st, be, spec, node)
     power_on(st, be, spec, node)
 
 
-@verb("freeze")
+@verb("freeze", undo="thaw")
 def freeze(st: labstate.LabState, be: Backend, spec: Freeze, node: str) -> None:
     """Hung, not dead: every process stops, the netns keeps answering ARP and ICMP."""
     be.power(st.lab, node, "freeze")
@@ -123,43 +139,44 @@ def freeze(st: labstate.LabState, be: Backend, spec: Freeze, node: str) -> None:
         thaw(st, be, spec, node)
 
 
-@verb("thaw")
+@verb("thaw", permanent="it is the undo of freeze")
 def thaw(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     be.power(st.lab, node, "thaw")
     _forget(st, "freeze", node)
 
 
-@verb("link_down")
+@verb("link_down", undo="link_up")
 def link_down(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     linkfaults.link_down(st.lab, node, spec.network)
     _record(st, "link_down", node, network=spec.network)
 
 
-@verb("link_up")
+@verb("link_up", permanent="it is the undo of link_down")
 def link_up(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     linkfaults.link_up(st.lab, node, spec.network)
     st.faults = [f for f in st.faults if f != {"kind": "link_down", "node": node, "network": spec.network}]
 
 
-@verb("link_loss")
+@verb("link_loss", undo=lambda st, be, spec, node: linkfaults.link_loss(st.lab, node, spec.network, 0))
 def link_loss(st: labstate.LabState, be: Backend, spec: LinkLoss, node: str) -> None:
     linkfaults.link_loss(st.lab, node, spec.network, spec.percent)
     _record(st, "link_loss", node, network=spec.network, percent=spec.percent)
 
 
-@verb("link_rate")
+@verb("link_rate", undo=lambda st, be, spec, node: linkfaults.link_rate(st.lab, node, spec.network, None))
 def link_rate(st: labstate.LabState, be: Backend, spec: LinkRate, node: str) -> None:
     linkfaults.link_rate(st.lab, node, spec.network, spec.mbit)
     _record(st, "link_rate", node, network=spec.network, mbit=spec.mbit)
 
 
-@verb("set_mtu")
+@verb("set_mtu", undo=lambda st, be, spec, node: linkfaults.set_mtu(
+    st.lab, node, spec.network, linkfaults.find_port(st.lab, node, spec.network).mtu))
 def set_mtu(st: labstate.LabState, be: Backend, spec: SetMtu, node: str) -> None:
     linkfaults.set_mtu(st.lab, node, spec.network, spec.mtu)
     _record(st, "set_mtu", node, network=spec.network, mtu=spec.mtu)
 
 
-@verb("partition")
+@verb("partition", undo=lambda st, be, spec, node: linkfaults.partition(st.lab, []))
 def partition(st: labstate.LabState, be: Backend, spec: Partition, node: str) -> None:
     groups = [sorted({n for sel in group for n in resolve(st, sel)}) for group in spec.groups]
     linkfaults.partition(st.lab, groups)
@@ -204,20 +221,11 @@ def undo(lab: str, spec: FaultSpec, node: str) -> None:
         st = engine.require(lab)
         be = engine.get_backend(st.backend)
         net = getattr(spec, "network", "")
-        if action == "power_off":
-            power_on(st, be, spec, node)
-        elif action == "freeze":
-            thaw(st, be, spec, node)
-        elif action == "link_down":
-            link_up(st, be, spec, node)
-        elif action == "link_loss":
-            linkfaults.link_loss(lab, node, net, 0)
-        elif action == "link_rate":
-            linkfaults.link_rate(lab, node, net, None)
-        elif action == "set_mtu":
-            linkfaults.set_mtu(lab, node, net, linkfaults.find_port(lab, node, net).mtu)
-        elif action == "partition":
-            linkfaults.partition(lab, [])
+        if action not in VERBS:
+            raise LabError(f"unknown fault action {action!r}; allowed: {', '.join(sorted(VERBS))}")
+        how = VERBS[action].undo
+        if how is not None:
+            (VERBS[how].apply if isinstance(how, str) else how)(st, be, spec, node)
         st.faults = [f for f in st.faults if not (f["kind"] == action and f["node"] == node
                                                   and f.get("network", net) == net)]
         labstate.save(st)

@@ -156,3 +156,16 @@ def test_every_component_service_is_in_the_image() -> None:
         svc = cls().service_name()
         assert svc is None or set(SERVICES[svc].packages) <= set(image_packages()), name
     assert sorted(c for s in STAGES for c in s.components) == sorted(COMPONENTS)
+
+
+def test_every_lab_fault_has_an_undo_or_says_why_not() -> None:
+    from lab import faults
+    from lab.faultspec import LAB_FAULTS
+
+    assert set(faults.VERBS) == set(LAB_FAULTS)  # a model for each verb, a verb for each model
+    for name, verb in faults.VERBS.items():
+        assert (verb.undo is None) == bool(verb.permanent), name
+        if isinstance(verb.undo, str):  # undone by another verb, which needs no undo itself
+            assert verb.undo in faults.VERBS and faults.VERBS[verb.undo].permanent, name
+    with pytest.raises(ValueError, match="give its undo"):
+        faults.verb("half_done")  # neither an undo nor a reason
