@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from lab.errors import LabError, UsageError
-from stacklab import cli_lab, cli_tempest
+from stacklab import cli_cloud, cli_fault, cli_lab, cli_node, cli_tempest
 from stacklab.validate import validate_file
 
 
@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check scenario and lab files; exit 0 valid, 2 invalid")
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario or lab YAML files")
     p.set_defaults(func=cmd_validate)
-    cli_lab.add_commands(sub)
-    cli_tempest.add_commands(sub)
+    for module in (cli_lab, cli_cloud, cli_node, cli_fault, cli_tempest):
+        module.add_commands(sub)
     return parser
 
 

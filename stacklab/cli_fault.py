@@ -1,0 +1,67 @@
+"""``stacklab fault``: apply a lab or service fault to a running lab, or heal them all.
+
+The actions are the scenario's (``lab.faultspec`` and ``deployer.service_faults``), with
+the same parameter models, so a fault tried by hand is the fault a scenario applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from deployer import service_faults
+from lab import engine, faults
+from lab.errors import UsageError
+from lab.faultspec import LAB_FAULTS
+from lab.problems import dotted
+from stacklab.cli_lab import need_root, say
+from stacklab.errors import problems_from
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    need_root("fault")
+    lab = engine.require(args.lab).lab
+    if args.action == "heal":
+        undone = faults.heal(lab)
+        say(f"lab {lab}: healed {len(undone)} fault(s)")
+        return 0
+    params: dict[str, Any] = {"action": args.action}
+    rest = list(args.params)
+    if rest and "=" not in rest[0]:
+        params["node"] = rest.pop(0)
+    for item in rest:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"expected KEY=VALUE, got '{item}'")
+        params[key] = yaml.safe_load(value)
+    model = LAB_FAULTS.get(args.action) or service_faults.ServiceFault
+    try:
+        spec = model.model_validate(params)
+    except ValidationError as e:
+        for p in problems_from(e, model):
+            print(f"stacklab fault {args.action}: {dotted(p.path)}: {p.message}", file=sys.stderr)
+        return 2
+    if isinstance(spec, service_faults.ServiceFault):
+        for node in faults.resolve(engine.require(lab), spec.node):
+            service_faults.apply(lab, node, spec.action, spec.service)
+            faults.note(lab, spec.action, node, service_faults.unit_of(spec.service))
+    else:
+        faults.apply(lab, spec)
+    say(f"lab {lab}: {args.action} applied ({', '.join(f'{k}={v}' for k, v in params.items() if k != 'action')})")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("fault", help="apply a lab fault, or heal all of them",
+                       description="Examples: fault power_off ctl1 | fault link_loss cmp1 network=overlay "
+                       "percent=30 | fault partition groups='[[ctl1],[ctl2,ctl3]]' | "
+                       "fault stop_service ctl2 service=keystone | fault heal")
+    p.add_argument("--lab", help="lab name (may be omitted when one lab is up)")
+    actions = [*sorted({*LAB_FAULTS, *service_faults.ACTIONS}), "heal"]
+    p.add_argument("action", choices=actions, metavar="ACTION", help=f"one of: {', '.join(actions)}")
+    p.add_argument("params", nargs="*", metavar="[NODE] KEY=VALUE")
+    p.set_defaults(func=cmd_fault)
