@@ -19,3 +19,13 @@ def test_every_cited_document_exists() -> None:
             if not target.exists():
                 missing.append(f"{path.relative_to(ROOT)} cites {name}")
     assert missing == []
+
+
+def test_readme_reference_tables_are_generated_from_the_registries() -> None:
+    """`python -m stacklab.reference` rewrites them: a new check, metric, fault or load target
+    shows up in the README without anyone writing a row."""
+    from stacklab.reference import BLOCK, render, tables
+
+    text = (ROOT / "README.md").read_text()
+    assert {m.group(2) for m in BLOCK.finditer(text)} == set(tables())
+    assert render(text) == text, "README reference tables are stale: python -m stacklab.reference"
