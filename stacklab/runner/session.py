@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.infra.base import Verdict, open_lab, run_checks, suite
+from checks.infra.base import Lab, Verdict, run_checks, suite
 from checks.metrics import ProbeContext
 from deployer import service_faults
 from deployer.deploy import deploy
+from deployer.inventory import from_state
 from deployer.model import Cloud
 from lab import engine, faults
 from lab import state as labstate
@@ -109,9 +110,10 @@ class ScenarioRun:
             engine.up(self.lab, self.topo, packages=image_packages(), backend=self.opts.backend,
                       source=str(self.path), progress=self.say)
             self.created = True
-        deploy(self.lab, self.cloud, say=self.say)
-        self.checks_lab = open_lab(self.lab)
-        self.inv = self.checks_lab.inv
+        report = deploy(self.lab, self.cloud, say=self.say)
+        # The lab as checks see it, from what this run holds: not read back from the disk.
+        self.inv = from_state(engine.require(self.lab), self.topo, self.cloud)
+        self.checks_lab = Lab(self.lab, self.inv, set(report.timings), self.cloud)
         expected = [s.expect.metric for s in self.scn.steps if isinstance(s, ExpectStep) and s.expect.metric]
         self.probes.start(ProbeContext(self.lab, self.inv), expected)
         self.prepared_seconds = round(time.monotonic() - t0, 2)
