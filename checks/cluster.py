@@ -21,11 +21,12 @@ from lab.errors import LabError
 if TYPE_CHECKING:
     from deployer.inventory import Inventory
     from lab.backends.base import Completed
+    from lab.engine import LabRef
 
 STAT = "echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock"
 
 
-def _run(lab: str, node: str, argv: list[str], timeout: float) -> Completed:
+def _run(lab: LabRef, node: str, argv: list[str], timeout: float) -> Completed:
     from lab import engine  # here: the check modules that parse with this one stay cheap to import
 
     return engine.run(lab, node, argv, timeout=timeout)
@@ -37,34 +38,34 @@ def parse_stat(text: str) -> list[dict[str, str]]:
     return [r for r in rows if r.get("svname") not in ("FRONTEND", "BACKEND")]
 
 
-def haproxy_stat(lab: str, node: str, timeout: float = 10) -> list[dict[str, str]]:
+def haproxy_stat(lab: LabRef, node: str, timeout: float = 10) -> list[dict[str, str]]:
     """The server rows of ``node``'s haproxy."""
     return parse_stat(_run(lab, node, ["/bin/sh", "-c", STAT], timeout).stdout)
 
 
-def server_status(lab: str, holder: str, backend: str) -> dict[str, str]:
+def server_status(lab: LabRef, holder: str, backend: str) -> dict[str, str]:
     """server name -> status (UP, DOWN, MAINT, 'UP 1/2', ...) in one haproxy backend."""
     return {r["svname"]: r["status"] for r in haproxy_stat(lab, holder) if r["pxname"] == backend}
 
 
-def answering(lab: str, nodes: list[str]) -> list[str]:
+def answering(lab: LabRef, nodes: list[str]) -> list[str]:
     """The nodes that run (not frozen, not powered off): the ones a command can be sent to."""
     from lab import engine
 
-    st = engine.require(lab)
-    states = engine.get_backend(st.backend).status(lab)
+    states = engine.open_lab(lab).node_states()
     return [n for n in nodes if states.get(n) == "running"]
 
 
-def vip_holders(inv: Inventory) -> list[str]:
-    """The running controllers with the API VIP on an interface."""
-    return [n for n in answering(inv.lab, inv.names("controller"))
-            if f" {inv.vip}/" in _run(inv.lab, n, ["ip", "-4", "-o", "addr", "show"], 20).stdout]
+def vip_holders(inv: Inventory, lab: LabRef | None = None) -> list[str]:
+    """The running controllers with the API VIP on an interface (``lab``: the open lab, if at hand)."""
+    lab = lab or inv.lab
+    return [n for n in answering(lab, inv.names("controller"))
+            if f" {inv.vip}/" in _run(lab, n, ["ip", "-4", "-o", "addr", "show"], 20).stdout]
 
 
-def vip_holder(inv: Inventory) -> str:
+def vip_holder(inv: Inventory, lab: LabRef | None = None) -> str:
     """The one VIP holder; LabError when there is none or more than one."""
-    holders = vip_holders(inv)
+    holders = vip_holders(inv, lab)
     if len(holders) != 1:
         raise LabError(f"@vip_holder: VIP {inv.vip} is on {len(holders)} controllers ({', '.join(holders) or 'none'})")
     return holders[0]

@@ -44,7 +44,7 @@ CLOUD = "stacklab"
 AUTH_KEYS = ("auth_url", "username", "password", "project_name", "user_domain_name", "project_domain_name")
 
 
-def credentials(lab: str, node: str) -> dict[str, str]:
+def credentials(lab: engine.LabRef, node: str) -> dict[str, str]:
     """The admin's auth fields and the cacert path from the node's clouds.yaml."""
     done = engine.run(lab, node, ["cat", CLOUDS], timeout=30)
     if not done.ok:
@@ -104,9 +104,9 @@ def _kind(s: Sample) -> str:
 class ApiProbe(ProbeClient):
     """Start/stop the in-node token prober; ``result`` holds the outcome after ``stop``."""
 
-    def __init__(self, lab: str, node: str | None = None, *, timeout: float = 5.0, connect_timeout: float = 0.8,
-                 interval: float = 0.25, concurrency: int = 4, seconds: float = 300, max_requests: int = 10_000,
-                 avoid: tuple[str, ...] = ()) -> None:
+    def __init__(self, lab: engine.LabRef, node: str | None = None, *, timeout: float = 5.0,
+                 connect_timeout: float = 0.8, interval: float = 0.25, concurrency: int = 4, seconds: float = 300,
+                 max_requests: int = 10_000, avoid: tuple[str, ...] = ()) -> None:
         self.lab = lab
         self.node = node or prober(lab, avoid)
         config = {**credentials(lab, self.node), "timeout": timeout, "connect_timeout": connect_timeout,

@@ -39,15 +39,15 @@ from lab import engine
 from lab.errors import LabError
 
 
-def secret(lab: str, name: str) -> str:
+def secret(lab: engine.LabRef, name: str) -> str:
     """A lab secret as the deployer made it (``ctx.secrets.password(name)``)."""
-    cloud = deployed_cloud(lab)
+    cloud = deployed_cloud(str(lab))
     if cloud is None:
         raise LabError(f"lab '{lab}' has not been deployed")
     return context(lab, cloud, say=lambda _: None).secrets.password(name)
 
 
-def mysql(lab: str, node: str, sql: str, timeout: float = 30) -> str:
+def mysql(lab: engine.LabRef, node: str, sql: str, timeout: float = 30) -> str:
     """SQL as root through the node's socket; tab-separated rows, LabError on failure."""
     done = engine.run(lab, node, ["mysql", "-N", "-B"], input=sql, timeout=timeout)
     if not done.ok:
@@ -55,7 +55,7 @@ def mysql(lab: str, node: str, sql: str, timeout: float = 30) -> str:
     return done.stdout
 
 
-def synced(lab: str, node: str) -> bool:
+def synced(lab: engine.LabRef, node: str) -> bool:
     try:
         status = parse_status(mysql(lab, node, "SHOW GLOBAL STATUS LIKE 'wsrep_%'", timeout=10))
     except LabError:
@@ -110,7 +110,7 @@ class GaleraReport:
 class GaleraWriter(ProbeClient):
     """Start/stop the in-node writer, then ``verify`` on every controller."""
 
-    def __init__(self, lab: str, node: str | None = None, *, interval: float = 0.02, timeout: float = 2.0,
+    def __init__(self, lab: engine.LabRef, node: str | None = None, *, interval: float = 0.02, timeout: float = 2.0,
                  seconds: float = 300, max_writes: int = 20_000, avoid: tuple[str, ...] = ()) -> None:
         self.lab = lab
         inv = open_lab(lab).inv

@@ -28,6 +28,7 @@ from checks.ha_galera import secret
 from checks.ha_metrics import Sample, longest_gap, rounded
 from checks.ha_run import NodeProbe, ProbeClient, events, prober, samples, wait_until
 from checks.infra.base import open_lab
+from lab import engine
 
 
 @dataclass
@@ -63,7 +64,7 @@ class RabbitReport:
 class RabbitChecker(ProbeClient):
     """Start/stop the in-node publisher, then ``verify`` by draining the queue."""
 
-    def __init__(self, lab: str, node: str | None = None, *, count: int = 1000, interval: float = 0.05,
+    def __init__(self, lab: engine.LabRef, node: str | None = None, *, count: int = 1000, interval: float = 0.05,
                  timeout: float = 5.0, seconds: float = 300, avoid: tuple[str, ...] = ()) -> None:
         from deployer.roles.rabbitmq import USER  # here: a role module pulls in the whole deployer
 

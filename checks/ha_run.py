@@ -47,19 +47,18 @@ def wait_until(what: str, probe: Callable[[], bool], timeout: float, interval: f
     return time.monotonic() - start
 
 
-def node_states(lab: str) -> dict[str, str]:
+def node_states(lab: engine.LabRef) -> dict[str, str]:
     """``{node: running|stopped|frozen|absent}`` (a frozen node must not be exec'd into)."""
-    st = engine.require(lab)
-    return dict(engine.get_backend(st.backend).status(lab))
+    return engine.open_lab(lab).node_states()
 
 
-def check_clock(lab: str, node: str) -> float:
+def check_clock(lab: engine.LabRef, node: str) -> float:
     """Verify the node's CLOCK_MONOTONIC is the host's; returns the bracket width (s).
 
     The node's reading must fall between two host readings taken around the call. A
     backend whose nodes have clocks of their own (VMs) is refused before asking.
     """
-    if not engine.get_backend(engine.require(lab).backend).capabilities.shared_clock:
+    if not engine.open_lab(lab).backend.capabilities.shared_clock:
         raise LabError(f"lab {lab}: its backend's nodes do not share the host's clock; probe samples "
                        "cannot be lined up with the runner's fault times")
     before = time.monotonic()
@@ -74,11 +73,11 @@ def check_clock(lab: str, node: str) -> float:
     return after - before
 
 
-def prober(lab: str, avoid: tuple[str, ...] = ()) -> str:
+def prober(lab: engine.LabRef, avoid: tuple[str, ...] = ()) -> str:
     """Where probes run: a running non-controller node (the client), else a running
     controller not in ``avoid`` (e.g. the fault's target)."""
-    st = engine.require(lab)
-    states = node_states(lab)
+    opened = engine.open_lab(lab)
+    st, states = opened.state, opened.node_states()
     up = [n for n in st.nodes if states.get(n) == "running" and n not in avoid]
     others = [n for n in up if "controller" not in st.nodes[n]["roles"]]
     if not (others or up):
@@ -105,7 +104,7 @@ def parse_lines(text: str) -> list[dict[str, Any]]:
 class NodeProbe:
     """One run of ``checks/probes/<script>.py`` in ``node`` (see the module doc)."""
 
-    lab: str
+    lab: engine.LabRef  # best an open lab: a probe is read every few hundred ms
     node: str
     script: str
     config: dict[str, Any]

@@ -17,10 +17,11 @@ import threading
 import time
 
 from checks.cluster import server_status
+from lab.engine import LabRef
 
 
 class HaproxyWatch:
-    def __init__(self, lab: str, *, holder: str, target: str, backend: str = "keystone",
+    def __init__(self, lab: LabRef, *, holder: str, target: str, backend: str = "keystone",
                  timeout: float = 60.0, interval: float = 0.1) -> None:
         self.lab, self.holder, self.target, self.backend = lab, holder, target, backend
         self.timeout, self.interval = timeout, interval

@@ -35,9 +35,9 @@ class Metric:
 
 @dataclass(frozen=True)
 class ProbeContext:
-    """What a family needs from the run: the lab, its inventory, and where it is at."""
+    """What a family needs from the run: the open lab and its inventory."""
 
-    lab: str
+    lab: Any  # lab.engine.OpenLab (a name works too: opened per command)
     inv: Any  # deployer.inventory.Inventory
 
 
@@ -115,7 +115,7 @@ class Vip(Family):
 
         # TLS, not a bare connect: a frozen holder's kernel still completes TCP handshakes
         # from the listen backlog, so only a real answer from haproxy shows the outage.
-        self.live = VipProbe(self.ctx.lab, seconds=PROBE_SECONDS, tls=True).start()
+        self.live = VipProbe(str(self.ctx.lab), seconds=PROBE_SECONDS, tls=True).start()
 
     def baseline(self) -> None:
         self.live.wait_samples(20, timeout=60)
@@ -222,7 +222,7 @@ class Haproxy(Family):
         from checks.cluster import vip_holder
         from checks.haproxy_watch import HaproxyWatch
 
-        holder = vip_holder(self.ctx.inv)
+        holder = vip_holder(self.ctx.inv, self.ctx.lab)
         self.live += [HaproxyWatch(self.ctx.lab, holder=holder, target=n, backend=self.BACKEND_OF[service])
                       .start(at) for n in nodes]
 

@@ -34,21 +34,22 @@ class DeployReport:
     pending: dict[str, list[str]] = field(default_factory=dict)  # role -> nodes not deployed yet
 
 
-def context(lab: str, cloud: Cloud, say: Callable[[str], None] = print) -> Context:
+def context(lab: engine.LabRef, cloud: Cloud, say: Callable[[str], None] = print) -> Context:
     """The deploy context of a running lab (also used by checks that need secrets or the CA)."""
-    st = engine.require(lab)
-    inv = from_state(st, Topology.model_validate(st.topology), cloud)
-    secret_dir = labstate.lab_run_dir(lab) / "secrets"
+    opened = engine.open_lab(lab)
+    inv = from_state(opened.state, Topology.model_validate(opened.state.topology), cloud)
+    secret_dir = labstate.lab_run_dir(opened.name) / "secrets"
     secret_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_dir.chmod(0o700)  # mkdir's mode is masked by the umask
-    return Context(inv, cloud, LabTransport(lab), Secrets(secret_dir), CA(secret_dir / "pki", lab), say)
+    return Context(inv, cloud, LabTransport(opened), Secrets(secret_dir), CA(secret_dir / "pki", opened.name), say)
 
 
-def deploy(lab: str, cloud: Cloud, say: Callable[[str], None] = print,
+def deploy(lab: engine.LabRef, cloud: Cloud, say: Callable[[str], None] = print,
            only: set[str] | None = None) -> DeployReport:
     """Deploy every component (or ``only`` those named) in plan order."""
-    ctx = context(lab, cloud, say)
-    report = DeployReport(lab)
+    opened = engine.open_lab(lab)
+    ctx = context(opened, cloud, say)
+    report = DeployReport(opened.name)
     start = time.monotonic()
     for stage in STAGES:
         for name in stage.components:
@@ -72,10 +73,10 @@ def deploy(lab: str, cloud: Cloud, say: Callable[[str], None] = print,
             say(f"{role:<11} {','.join(nodes):<24} not deployed: the deployer has no {what} yet")
     report.seconds = round(time.monotonic() - start, 2)
     report.changes = ctx.changes
-    say(f"deploy of {lab}: {report.seconds:.1f} s, " +
+    say(f"deploy of {opened.name}: {report.seconds:.1f} s, " +
         (f"{len(report.changes)} change(s)" if report.changes else "nothing changed"))
-    components = set(report.timings) | (deployed_components(lab) if only is not None else set())
-    (labstate.lab_run_dir(lab) / "deploy.json").write_text(json.dumps(
+    components = set(report.timings) | (deployed_components(opened.name) if only is not None else set())
+    (labstate.lab_run_dir(opened.name) / "deploy.json").write_text(json.dumps(
         {"cloud": cloud.model_dump(mode="json"), "components": sorted(components), **asdict(report)}, indent=2))
     return report
 

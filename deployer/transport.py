@@ -43,12 +43,12 @@ class Transport(Protocol):
 class LabTransport:
     """Transport over a stacklab lab (``lab.engine.run``)."""
 
-    def __init__(self, lab: str) -> None:
-        self.lab = lab
+    def __init__(self, lab: engine.LabRef) -> None:
+        self.lab = engine.open_lab(lab)  # once: a deploy runs hundreds of commands
 
     def run(self, node: str, argv: list[str], *, input: str | None = None, timeout: float = 120,
             check: bool = True, step: str = "") -> Result:
-        done = engine.run(self.lab, node, argv, input=input, timeout=timeout)
+        done = self.lab.run(node, argv, input=input, timeout=timeout)
         result = Result(node, argv, done.returncode, done.stdout, done.stderr)
         if check and not result.ok:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])

@@ -18,7 +18,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Union
 
 from lab import backends, fabric, image, netns
 from lab import state as labstate
@@ -180,11 +181,51 @@ def require(lab: str | None) -> labstate.LabState:
     return st
 
 
-def run(lab: str, node: str, argv: list[str], **kw: Any) -> Completed:
+@dataclass(frozen=True)
+class OpenLab:
+    """A running lab opened once: its state as it was when opened, and its backend. Pass
+    this through the layers instead of the lab's name, which only the CLI deals in.
+
+    The state is a snapshot: fault bookkeeping (``lab.faults``) re-reads it under the
+    lab's lock, because another process may have changed it."""
+
+    state: labstate.LabState
+    backend: Backend
+
+    @property
+    def name(self) -> str:
+        return self.state.lab
+
+    def __str__(self) -> str:
+        return self.name
+
+    def nodes(self, role: str | None = None) -> list[str]:
+        return [n for n, info in self.state.nodes.items() if role is None or role in info["roles"]]
+
+    def run(self, node: str, argv: list[str], **kw: Any) -> Completed:
+        if node not in self.state.nodes:
+            raise UsageError(f"lab '{self.name}' has no node '{node}'; nodes: {', '.join(self.state.nodes)}")
+        return self.backend.run(self.name, node, argv, **kw)
+
+    def node_states(self) -> dict[str, str]:
+        """``{node: running|stopped|frozen|absent}`` now (asked of the backend, not remembered)."""
+        return dict(self.backend.status(self.name))
+
+
+LabRef = Union[str, OpenLab]  # a name (opened on use) or a lab already open
+
+
+def open_lab(lab: LabRef | None) -> OpenLab:
+    """The running lab ``lab`` (the only one up when None), opened; an open lab as it is."""
+    if isinstance(lab, OpenLab):
+        return lab
     st = require(lab)
-    if node not in st.nodes:
-        raise UsageError(f"lab '{lab}' has no node '{node}'; nodes: {', '.join(st.nodes)}")
-    return get_backend(st.backend).run(lab, node, argv, **kw)
+    return OpenLab(st, get_backend(st.backend))
+
+
+def run(lab: LabRef, node: str, argv: list[str], **kw: Any) -> Completed:
+    """Run ``argv`` in ``node``; a name is opened for this one call."""
+    return open_lab(lab).run(node, argv, **kw)
 
 
 def status(lab: str) -> dict[str, Any]:

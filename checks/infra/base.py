@@ -17,12 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import testinfra.host
 
-from checks.infra.labhost import host
+from checks.infra.labhost import host, host_in
 from checks.registry import Verdict, checks, suite
 from deployer.deploy import deployed_cloud, deployed_components
 from deployer.inventory import Inventory, from_state
@@ -34,15 +34,25 @@ from lab.model import Topology
 
 @dataclass
 class Lab:
-    """What a check sees: the lab's inventory and testinfra hosts for its nodes."""
+    """What a check sees: the lab's inventory and testinfra hosts for its nodes.
+
+    ``opened`` is the running lab, opened once; commands go through it. (None only for a
+    Lab built without a running lab, as unit tests of check logic do: then the name is
+    opened per command.)"""
 
     name: str
     inv: Inventory
     deployed: set[str]  # components the last deploy installed
     cloud: Cloud  # the cloud that deploy installed
+    opened: engine.OpenLab | None = None
+    _hosts: dict[str, testinfra.host.Host] = field(default_factory=dict, repr=False, compare=False)
 
     def host(self, node: str) -> testinfra.host.Host:
-        return host(node, self.name)
+        if self.opened is None:
+            return host(node, self.name)
+        if node not in self._hosts:  # testinfra modules keep per-host caches: one Host per node
+            self._hosts[node] = host_in(self.opened, node)
+        return self._hosts[node]
 
     def controllers(self) -> list[str]:
         return self.inv.names("controller")
@@ -66,13 +76,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def open_lab(lab: str | None) -> Lab:
-    st = engine.require(lab)
+def open_lab(lab: engine.LabRef | None) -> Lab:
+    """The deployed lab as checks see it (the only lab up when None); its cloud and
+    components are those the last deploy recorded."""
+    opened = engine.open_lab(lab)
+    st = opened.state
     cloud = deployed_cloud(st.lab)
     if cloud is None:
         raise LabError(f"lab '{st.lab}' has not been deployed: run `stacklab deploy --lab {st.lab}` first")
     inv = from_state(st, Topology.model_validate(st.topology), cloud)
-    return Lab(st.lab, inv, deployed_components(st.lab), cloud)
+    return Lab(st.lab, inv, deployed_components(st.lab), cloud, opened)
 
 
 def run_check(name: str, lab: Lab) -> Verdict:

@@ -33,10 +33,10 @@ NAME = "lab"
 class LabBackend(BaseBackend):
     NAME = NAME
 
-    def __init__(self, hostname: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, hostname: str, *args: Any, opened: engine.OpenLab | None = None, **kwargs: Any) -> None:
         node, _, lab = hostname.partition(".")
         self.node = node
-        self.lab = lab or os.environ.get("STACKLAB_LAB") or None
+        self.lab: engine.LabRef | None = opened or lab or os.environ.get("STACKLAB_LAB") or None
         super().__init__(hostname, *args, **kwargs)
 
     def run(self, command: str, *args: str, **kwargs: Any) -> CommandResult:
@@ -56,9 +56,14 @@ def register() -> None:
 
 
 def host(node: str, lab: str | None = None) -> testinfra.host.Host:
-    """A testinfra Host for a lab node."""
+    """A testinfra Host for a lab node, by name (testinfra caches it per host spec)."""
     register()
     return testinfra.get_host(f"{NAME}://{node}" + (f".{lab}" if lab else ""))
+
+
+def host_in(opened: engine.OpenLab, node: str) -> testinfra.host.Host:
+    """A testinfra Host for a node of a lab that is already open (commands go through it)."""
+    return testinfra.host.Host(LabBackend(f"{node}.{opened.name}", opened=opened))
 
 
 register()

@@ -110,12 +110,13 @@ class ScenarioRun:
             engine.up(self.lab, self.topo, packages=image_packages(), backend=self.opts.backend,
                       source=str(self.path), progress=self.say)
             self.created = True
-        report = deploy(self.lab, self.cloud, say=self.say)
+        opened = engine.open_lab(self.lab)  # once: deploy, checks and probes go through it
+        report = deploy(opened, self.cloud, say=self.say)
         # The lab as checks see it, from what this run holds: not read back from the disk.
-        self.inv = from_state(engine.require(self.lab), self.topo, self.cloud)
-        self.checks_lab = Lab(self.lab, self.inv, set(report.timings), self.cloud)
+        self.inv = from_state(opened.state, self.topo, self.cloud)
+        self.checks_lab = Lab(self.lab, self.inv, set(report.timings), self.cloud, opened)
         expected = [s.expect.metric for s in self.scn.steps if isinstance(s, ExpectStep) and s.expect.metric]
-        self.probes.start(ProbeContext(self.lab, self.inv), expected)
+        self.probes.start(ProbeContext(opened, self.inv), expected)
         self.prepared_seconds = round(time.monotonic() - t0, 2)
         self.steps_started = time.time()  # journal errors count from here: deploy noise is not the fault's
         self.ready = True

@@ -19,7 +19,7 @@ import pytest
 
 from deployer.catalog import image_packages
 from lab import engine, faults
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
 from lab.faultspec import LAB_FAULTS
 from stacklab.validate import validate_file
 from tests.lab import conftest
@@ -243,3 +243,15 @@ def test_failed_up_leaves_nothing(lab_name: str, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(LabError, match="forced failure"):
         engine.up(lab_name, topo, packages=image_packages(), progress=print)
     assert leftovers(lab_name) == []
+
+
+def test_an_open_lab_is_passed_not_reopened(ha: str) -> None:
+    """Open once (state + backend), then run through it; a name still works where one is given."""
+    opened = engine.open_lab(ha)
+    assert engine.open_lab(opened) is opened and str(opened) == ha
+    assert opened.nodes("controller") == ["ctl1", "ctl2", "ctl3"]
+    assert opened.run("ctl2", ["hostname"]).stdout == "ctl2\n"
+    assert engine.run(opened, "cmp1", ["hostname"]).stdout == engine.run(ha, "cmp1", ["hostname"]).stdout == "cmp1\n"
+    assert opened.node_states()["ctl1"] == "running"
+    with pytest.raises(UsageError, match="has no node 'ctl9'"):
+        opened.run("ctl9", ["true"])
