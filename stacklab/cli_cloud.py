@@ -95,7 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     argv += ["--reuse"] if args.reuse else []
     argv += ["--lab-name", args.lab] if args.lab else []
     argv += ["-x"] if args.exitfirst else []
-    code = pytest.main(argv)
+    from stacklab.runner.plugin import Validated
+
+    code = pytest.main(argv, plugins=[Validated({path: result})])
     return 0 if code == 0 else 1
 
 

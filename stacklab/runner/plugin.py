@@ -20,7 +20,7 @@ from stacklab.runner.report import write_results
 from stacklab.runner.session import Options, ScenarioRun
 from stacklab.runner.steps import ExpectationFailed, Planned, plan
 from stacklab.scenario import Scenario
-from stacklab.validate import validate_file
+from stacklab.validate import Result, validate_file
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,11 +52,24 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+class Validated:
+    """Results ``stacklab run`` already has: passed to ``pytest.main(plugins=...)`` so the
+    file it validated (lab and cloud variant included) is not read and validated again."""
+
+    NAME = "stacklab-validated"
+
+    def __init__(self, results: dict[Path, Result]) -> None:
+        self.__name__ = self.NAME  # the name pytest registers it under
+        self.results = {p.resolve(): r for p, r in results.items()}
+
+
 class ScenarioFile(pytest.File):
     run: ScenarioRun | None = None
 
     def collect(self) -> Iterator[pytest.Item]:
-        result = validate_file(self.path)
+        given = self.config.pluginmanager.get_plugin(Validated.NAME)
+        result = given.results.get(self.path.resolve()) if given else None
+        result = result or validate_file(self.path)
         if not result.ok or not isinstance(result.model, Scenario):
             raise ScenarioInvalid("\n".join(result.messages))
         assert result.topology is not None and result.cloud is not None

@@ -83,3 +83,21 @@ def test_the_seed_is_the_scenarios_or_drawn_and_kept(tmp_path: Path) -> None:
     drawn = session([{"wait": "1s"}], tmp_path, seed=None)
     assert 0 <= drawn.seed < 2**32
     assert drawn.run_dir().parent == tmp_path and drawn.run_dir().name.endswith("-unit")
+
+
+def test_stacklab_run_hands_its_validated_scenario_to_the_plugin(tmp_path: Path) -> None:
+    """The plugin uses the result it is given (here the file on disk has changed since and
+    would not validate), so a scenario is validated once per run."""
+    from stacklab.runner.plugin import Validated
+
+    path = tmp_path / "given.yaml"
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "control.yaml").write_text((ROOT / "scenarios/labs/control.yaml").read_text())
+    path.write_text("name: given\nlab: control\nsteps:\n  - wait: 1s\n")
+    result = validate_file(path)
+    assert result.ok, result.messages
+    path.write_text("name: given\nlab: control\nsteps:\n  - wait: never\n")  # invalid now
+    code = pytest.main([str(path), "--collect-only", "-q", "-p", "no:cacheprovider"],
+                       plugins=[Validated({path: result})])
+    assert code == 0
+    assert pytest.main([str(path), "--collect-only", "-q", "-p", "no:cacheprovider"]) != 0  # on its own: invalid
