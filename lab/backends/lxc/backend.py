@@ -109,7 +109,7 @@ class LxcBackend(Backend):
         path = lxcpath(lab)
         monitors = reap.monitor_containers(path)  # before stop: they exit with it
         names = {container_name(lab, n) for n in self._nodes_on_disk(lab)} | set(monitors)
-        self._stop_containers(path, sorted(names))  # stragglers: killed via cgroups below
+        host.stop_containers(path, sorted(names))  # stragglers: killed via cgroups below
         cgroups = [cg for c in sorted(names) for cg in host.container_cgroups(c)]
         survivors = host.kill_cgroups(cgroups)
         for pid in monitors.values():
@@ -202,7 +202,7 @@ class LxcBackend(Backend):
     def _power_off(self, lab: str, node: str) -> None:
         """lxc-stop -k; if that hangs, kill the node's cgroups and await 'stopped'."""
         cname = container_name(lab, node)
-        if not self._stop_containers(lxcpath(lab), [cname]):
+        if not host.stop_containers(lxcpath(lab), [cname]):
             return
         payload = [cg for cg in host.container_cgroups(cname) if ".payload." in cg.name]
         host.kill_cgroups(payload)
@@ -272,36 +272,6 @@ class LxcBackend(Backend):
             return ""
         out = done.stdout.strip()
         return out if out in _BOOTED + _BOOTING + ("maintenance", "stopping") else ""
-
-    def _stop_containers(self, path: Path, cnames: list[str], timeout: float = 20.0) -> list[str]:
-        """Hard-stop containers at once (``lxc-stop -k`` each); return those still up.
-
-        Processes, not threads: down may run from atexit, where a thread pool cannot
-        start. A frozen container is thawed first (SIGKILL waits for a thaw). While
-        lxc-stop waits we keep reaping: a zombie of ours inside a node blocks it forever.
-        """
-        procs = {}
-        for cname in cnames:
-            base = ["-P", str(path), "-n", cname]
-            state = reap.run_tool(["lxc-info", *base, "-s", "-H"]).stdout.strip()
-            if state in ("FROZEN", "FREEZING"):
-                reap.run_tool(["lxc-unfreeze", *base])
-            if state and state != "STOPPED":
-                procs[cname] = reap.spawn(["lxc-stop", *base, "-k"], stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, cwd="/")
-        deadline = time.monotonic() + timeout
-        while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
-            reap.reap_orphans()
-            time.sleep(0.02)
-        failed = []
-        for cname, proc in procs.items():
-            if proc.poll() is None:
-                proc.kill()
-            if proc.wait() != 0:
-                failed.append(cname)
-            reap.release(proc)
-        reap.reap_orphans()
-        return failed
 
 
 def _attach_failed(stderr: bytes) -> bool:

@@ -161,3 +161,34 @@ def raise_inotify_limits(say: Callable[[str], None] | None = None) -> None:
             path.write_text(str(minimum))
             if say:
                 say(f"raised {key.replace('/', '.')} from {current} to {minimum} for systemd in containers")
+
+
+def stop_containers(path: Path, cnames: list[str], timeout: float = 20.0) -> list[str]:
+    """Hard-stop containers at once (``lxc-stop -k`` each); return those still up.
+
+    Processes, not threads: down may run from atexit, where a thread pool cannot
+    start. A frozen container is thawed first (SIGKILL waits for a thaw). While
+    lxc-stop waits we keep reaping: a zombie of ours inside a node blocks it forever.
+    """
+    procs = {}
+    for cname in cnames:
+        base = ["-P", str(path), "-n", cname]
+        state = reap.run_tool(["lxc-info", *base, "-s", "-H"]).stdout.strip()
+        if state in ("FROZEN", "FREEZING"):
+            reap.run_tool(["lxc-unfreeze", *base])
+        if state and state != "STOPPED":
+            procs[cname] = reap.spawn(["lxc-stop", *base, "-k"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, cwd="/")
+    deadline = time.monotonic() + timeout
+    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+        reap.reap_orphans()
+        time.sleep(0.02)
+    failed = []
+    for cname, proc in procs.items():
+        if proc.poll() is None:
+            proc.kill()
+        if proc.wait() != 0:
+            failed.append(cname)
+        reap.release(proc)
+    reap.reap_orphans()
+    return failed
