@@ -1,9 +1,10 @@
 """Service faults: stop, kill or restart one service's systemd unit on a node, and undo.
 
-Each action is one row of ``ACTIONS`` (its systemctl verb and how long it may take);
-the scenario schema's service-fault actions and ``stacklab fault`` are built from it.
-A killed service is a crash (SIGKILL, no clean shutdown); a stopped one is an orderly
-stop. The undo of every action is the same: start the unit again (a no-op when it runs).
+Each action is one row of ``ACTIONS`` (its systemctl verb and how long it may take),
+registered as a verb of ``lab.faults`` with its undo (start the unit again; a no-op
+when it runs): the scenario runner, ``stacklab fault`` and heal carry service faults
+exactly as lab faults, and the schema's service-fault actions come from this table. A
+killed service is a crash (SIGKILL, no clean shutdown); a stopped one is an orderly stop.
 
 >>> unit_of("keystone"), sorted(ACTIONS)
 ('keystone.service', ['kill_service', 'restart_service', 'stop_service'])
@@ -11,14 +12,16 @@ stop. The undo of every action is the same: start the unit again (a no-op when i
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from deployer.catalog import SERVICES
+from lab import faults
+from lab import state as labstate
+from lab.backends.base import Backend
+from lab.errors import LabError
 from lab.faultspec import NodeFault
-
-if TYPE_CHECKING:
-    from deployer.transport import LabTransport
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,6 @@ ACTIONS: dict[str, Action] = {
     "kill_service": Action(("systemctl", "kill", "--signal=SIGKILL"), 120),
     "restart_service": Action(("systemctl", "restart"), 180),
 }
-UNDO = Action(("systemctl", "start"), 180)
 
 
 class ServiceFault(NodeFault):
@@ -46,19 +48,20 @@ def unit_of(service: str) -> str:
     return SERVICES[service].unit
 
 
-def _transport(lab: str) -> LabTransport:
-    from deployer.transport import LabTransport  # here: the schema imports this module, keep it light
-
-    return LabTransport(lab)
-
-
-def apply(lab: str, node: str, action: str, service: str) -> None:
-    if action not in ACTIONS:
-        raise ValueError(f"unknown service fault {action!r}; allowed: {', '.join(sorted(ACTIONS))}")
-    todo = ACTIONS[action]
-    _transport(lab).run(node, [*todo.argv, unit_of(service)], step=f"{action} {service}", timeout=todo.timeout)
+def _apply(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    unit, todo = unit_of(spec.service), ACTIONS[spec.action]
+    argv = [*todo.argv, unit]
+    done = be.run(st.lab, node, argv, timeout=todo.timeout)
+    if not done.ok:
+        raise LabError(f"{node}: {spec.action} {spec.service}: `{shlex.join(argv)}` exited {done.returncode}: "
+                       f"{(done.stderr or done.stdout).strip()[-300:]}")
+    faults.record(st, spec.action, node, service=spec.service, unit=unit)
 
 
-def heal(lab: str, node: str, service: str) -> None:
-    """Start the unit again (a no-op when it runs)."""
-    _transport(lab).run(node, [*UNDO.argv, unit_of(service)], step=f"heal {service}", timeout=UNDO.timeout)
+def _undo(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
+    if problem := faults.start_unit(st, be, node, unit_of(spec.service)):
+        raise LabError(problem)
+
+
+for _name in ACTIONS:
+    faults.verb(_name, undo=_undo)(_apply)

@@ -3,8 +3,11 @@
 Each verb of ``lab.faultspec`` has one function here, registered with ``@verb`` together
 with its undo (os-faults' paired verbs): another verb's name (``power_off`` is undone by
 ``power_on``), a function, or ``permanent=`` with the reason it has none (``power_on``
-is itself an undo). Active faults are recorded in the lab's state file, so ``heal``
-works from another process (``stacklab fault heal``) and after a crash.
+is itself an undo). Service faults register their verbs here too, from
+``deployer.service_faults`` (they need the deployer's unit names): one registry of
+every action, used by the scenario runner, ``stacklab fault`` and heal. Active faults
+are recorded in the lab's state file, so ``heal`` works from another process
+(``stacklab fault heal``) and after a crash.
 
 Node selectors must be concrete here: a node name or ``role:NAME``. The @-selectors
 (``@vip_holder``, ...) need deployer knowledge and are resolved by the runner.
@@ -82,7 +85,8 @@ def apply(lab: str, spec: FaultSpec) -> None:
         labstate.save(st)
 
 
-def _record(st: labstate.LabState, kind: str, node: str, **extra: Any) -> None:
+def record(st: labstate.LabState, kind: str, node: str, **extra: Any) -> None:
+    """Note a fault in the lab state (for heal, status and other processes)."""
     entry = {"kind": kind, "node": node, **extra}
     if entry not in st.faults:
         st.faults.append(entry)
@@ -102,7 +106,7 @@ def power_off(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     for net in _networks(st, node):
         linkfaults.link_down(st.lab, node, net)
     be.power(st.lab, node, "off")
-    _record(st, "power_off", node)
+    record(st, "power_off", node)
 
 
 @verb("power_on", permanent="it is the undo of power_off")
@@ -133,7 +137,7 @@ def reboot(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
 def freeze(st: labstate.LabState, be: Backend, spec: Freeze, node: str) -> None:
     """Hung, not dead: every process stops, the netns keeps answering ARP and ICMP."""
     be.power(st.lab, node, "freeze")
-    _record(st, "freeze", node)
+    record(st, "freeze", node)
     if spec.duration:
         let_pass(spec.duration)  # the fault's own length
         thaw(st, be, spec, node)
@@ -148,7 +152,7 @@ def thaw(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
 @verb("link_down", undo="link_up")
 def link_down(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
     linkfaults.link_down(st.lab, node, spec.network)
-    _record(st, "link_down", node, network=spec.network)
+    record(st, "link_down", node, network=spec.network)
 
 
 @verb("link_up", permanent="it is the undo of link_down")
@@ -160,36 +164,27 @@ def link_up(st: labstate.LabState, be: Backend, spec: Any, node: str) -> None:
 @verb("link_loss", undo=lambda st, be, spec, node: linkfaults.link_loss(st.lab, node, spec.network, 0))
 def link_loss(st: labstate.LabState, be: Backend, spec: LinkLoss, node: str) -> None:
     linkfaults.link_loss(st.lab, node, spec.network, spec.percent)
-    _record(st, "link_loss", node, network=spec.network, percent=spec.percent)
+    record(st, "link_loss", node, network=spec.network, percent=spec.percent)
 
 
 @verb("link_rate", undo=lambda st, be, spec, node: linkfaults.link_rate(st.lab, node, spec.network, None))
 def link_rate(st: labstate.LabState, be: Backend, spec: LinkRate, node: str) -> None:
     linkfaults.link_rate(st.lab, node, spec.network, spec.mbit)
-    _record(st, "link_rate", node, network=spec.network, mbit=spec.mbit)
+    record(st, "link_rate", node, network=spec.network, mbit=spec.mbit)
 
 
 @verb("set_mtu", undo=lambda st, be, spec, node: linkfaults.set_mtu(
     st.lab, node, spec.network, linkfaults.find_port(st.lab, node, spec.network).mtu))
 def set_mtu(st: labstate.LabState, be: Backend, spec: SetMtu, node: str) -> None:
     linkfaults.set_mtu(st.lab, node, spec.network, spec.mtu)
-    _record(st, "set_mtu", node, network=spec.network, mtu=spec.mtu)
+    record(st, "set_mtu", node, network=spec.network, mtu=spec.mtu)
 
 
 @verb("partition", undo=lambda st, be, spec, node: linkfaults.partition(st.lab, []))
 def partition(st: labstate.LabState, be: Backend, spec: Partition, node: str) -> None:
     groups = [sorted({n for sel in group for n in resolve(st, sel)}) for group in spec.groups]
     linkfaults.partition(st.lab, groups)
-    _record(st, "partition", "", groups=groups)
-
-
-def note(lab: str, kind: str, node: str, unit: str) -> None:
-    """Record a fault carried out elsewhere whose undo is starting ``unit`` (a service fault
-    applied by ``stacklab fault``), so that ``heal`` undoes it too, from any process."""
-    with labstate.locked(lab):
-        st = engine.require(lab)
-        _record(st, kind, node, unit=unit)
-        labstate.save(st)
+    record(st, "partition", "", groups=groups)
 
 
 def heal(lab: str) -> list[dict[str, Any]]:
@@ -206,12 +201,19 @@ def heal(lab: str) -> list[dict[str, Any]]:
         st.faults = [f for f in st.faults if f["kind"] == "power_off"]
         for node in off:
             power_on(st, be, None, node)
-        for fault in undone:  # service faults noted by stacklab fault: their unit runs again
-            if fault.get("unit") and fault["node"] not in off:  # a powered-on node starts its own units
-                be.run(lab, fault["node"], ["systemctl", "start", fault["unit"]], timeout=180)
+        failed = [start_unit(st, be, f["node"], f["unit"]) for f in undone  # service faults: units run again
+                  if f.get("unit") and f["node"] not in off]  # a powered-on node starts its own units
         st.faults = []
         labstate.save(st)
+    if problems := [p for p in failed if p]:
+        raise LabError("heal: " + "; ".join(problems))
     return undone
+
+
+def start_unit(st: labstate.LabState, be: Backend, node: str, unit: str) -> str:
+    """``systemctl start UNIT`` in the node (a no-op when it runs); what went wrong, or ''."""
+    done = be.run(st.lab, node, ["systemctl", "start", unit], timeout=180)
+    return "" if done.ok else f"{node}: systemctl start {unit}: {(done.stderr or done.stdout).strip()[-300:]}"
 
 
 def undo(lab: str, spec: FaultSpec, node: str) -> None:
@@ -226,6 +228,7 @@ def undo(lab: str, spec: FaultSpec, node: str) -> None:
         how = VERBS[action].undo
         if how is not None:
             (VERBS[how].apply if isinstance(how, str) else how)(st, be, spec, node)
+        svc = getattr(spec, "service", "")
         st.faults = [f for f in st.faults if not (f["kind"] == action and f["node"] == node
-                                                  and f.get("network", net) == net)]
+                                                  and f.get("network", net) == net and f.get("service", svc) == svc)]
         labstate.save(st)

@@ -45,12 +45,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
         for p in problems_from(e, model):
             print(f"stacklab fault {args.action}: {dotted(p.path)}: {p.message}", file=sys.stderr)
         return 2
-    if isinstance(spec, service_faults.ServiceFault):
-        for node in faults.resolve(engine.require(lab), spec.node):
-            service_faults.apply(lab, node, spec.action, spec.service)
-            faults.note(lab, spec.action, node, service_faults.unit_of(spec.service))
-    else:
-        faults.apply(lab, spec)
+    faults.apply(lab, spec)
     say(f"lab {lab}: {args.action} applied ({', '.join(f'{k}={v}' for k, v in params.items() if k != 'action')})")
     return 0
 

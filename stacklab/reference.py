@@ -42,12 +42,12 @@ def _metrics() -> str:
 def _faults() -> str:
     rows = []
     for name in sorted({*LAB_FAULTS, *ACTIONS}):
-        if name in VERBS:
+        if name in ACTIONS:
+            rows.append(f"| `{name}` | service (`service:` NAME) | heal starts the unit again |")
+        else:
             undo = VERBS[name].undo
             how = f"`{undo}`" if isinstance(undo, str) else "undone by heal" if undo else VERBS[name].permanent
             rows.append(f"| `{name}` | lab | {how} |")
-        else:
-            rows.append(f"| `{name}` | service (`service:` NAME) | heal starts the unit again |")
     return "| action | kind | undo |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
 
 

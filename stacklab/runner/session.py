@@ -16,7 +16,6 @@ from typing import Any
 
 from checks.infra.base import Lab, Verdict, run_checks, suite
 from checks.metrics import ProbeContext
-from deployer import service_faults
 from deployer.deploy import deploy
 from deployer.inventory import from_state
 from deployer.model import Cloud
@@ -30,7 +29,7 @@ from stacklab.runner.loads import Loads
 from stacklab.runner.probes import ProbeSet
 from stacklab.runner.selectors import resolve
 from stacklab.runner.steps import ExpectationFailed, LoadEnd, Planned
-from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, ServiceFault, WaitStep
+from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, WaitStep
 
 CHECK_TIMEOUT = 180.0  # a healing cluster: Galera IST rejoin, haproxy rise, RabbitMQ restart
 CHECK_INTERVAL = 1.0  # between polls; a poll of the healthy suite itself takes 2-4 s
@@ -201,12 +200,6 @@ class ScenarioRun:
             self.fault_nodes[spec.id] = nodes
         res.figures["nodes"] = nodes
         self.fault_at = time.monotonic()
-        if isinstance(spec, ServiceFault):
-            for node in nodes:
-                service_faults.apply(self.lab, node, spec.action, spec.service)
-                self.active.append((spec.id, node, spec))
-            self.probes.on_fault(self.fault_at, nodes, spec.action, spec.service)
-            return
         if hasattr(spec, "groups"):
             groups = [[n for sel in g for n in resolve(sel, self.inv, self.rng, self.fault_nodes)]
                       for g in spec.groups]  # type: ignore[attr-defined]
@@ -217,17 +210,15 @@ class ScenarioRun:
         for node in nodes:
             faults.apply(self.lab, spec.model_copy(update={"node": node}))
             self.active.append((spec.id, node, spec))
-        self.probes.on_fault(self.fault_at, nodes, spec.action)  # type: ignore[attr-defined]
+        self.probes.on_fault(self.fault_at, nodes, spec.action, getattr(spec, "service", None))  # type: ignore[attr-defined]
 
     def _heal(self, step: HealStep, res: StepResult) -> None:
         todo = self.active if step.heal == "all" else [a for a in self.active if a[0] in step.heal]
-        for _, node, spec in todo:
-            if isinstance(spec, ServiceFault):
-                service_faults.heal(self.lab, node, spec.service)
-            elif step.heal != "all":
-                faults.undo(self.lab, spec, node)
-        if step.heal == "all":
+        if step.heal == "all":  # everything the lab state records, whoever applied it
             res.figures["lab_faults_undone"] = len(faults.heal(self.lab))
+        else:
+            for _, node, spec in todo:
+                faults.undo(self.lab, spec, node)
         self.active = [a for a in self.active if a not in todo]
 
     def _wait(self, step: WaitStep, res: StepResult) -> None:

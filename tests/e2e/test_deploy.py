@@ -93,3 +93,22 @@ def test_failed_service_stops_deploy_with_journal_and_down_cleans(lab_name: str)
     finally:
         assert cli("down", name).returncode == 0
     assert leftovers(name) == []
+
+
+def test_cli_service_fault_is_recorded_and_healed(control: str) -> None:
+    """`stacklab fault` takes service faults like lab faults: applied, in the lab state, and
+    undone by `stacklab fault heal` (chrony on the client node: nothing else depends on it)."""
+    def active() -> str:
+        return engine.run(control, "cli1", ["systemctl", "is-active", "chrony"]).stdout.strip()
+
+    assert active() == "active"
+    done = cli("fault", "--lab", control, "stop_service", "cli1", "service=chrony")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(cli("status", control, "--json").stdout)
+    assert status["faults"] == [{"kind": "stop_service", "node": "cli1", "service": "chrony",
+                                 "unit": "chrony.service"}]
+    assert active() == "inactive"
+    healed = cli("fault", "--lab", control, "heal")
+    assert healed.returncode == 0 and "healed 1 fault(s)" in healed.stderr, healed.stderr
+    assert active() == "active"
+    assert json.loads(cli("status", control, "--json").stdout)["faults"] == []
