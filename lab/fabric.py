@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-
-from pyroute2 import IPRoute
+from typing import TYPE_CHECKING
 
 from lab import netns
 from lab.errors import LabError
 from lab.ifnames import IFNAMSIZ, bridge_name, port_name
 from lab.netns import FABRIC
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 __all__ = ["IFNAMSIZ", "bridge_name", "port_name"]  # re-exported: the fabric's names
 PORT_GROUP = 0x534C  # device group of every fabric-side veth ("SL")

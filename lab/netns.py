@@ -25,12 +25,12 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
-
-from pyroute2 import IPRoute
-from pyroute2 import netns as pr_netns
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 NETNS_DIR = "/run/netns"
 PREFIX = "sl-"
@@ -58,21 +58,29 @@ def split_ns_name(name: str) -> tuple[str, str] | None:
     return (lab, node) if lab and node else None
 
 
+def _pr_netns() -> Any:
+    """pyroute2's netns module, imported on first use: importing pyroute2 costs ≈ 0.1 s, and
+    ``stacklab validate`` (which imports the fault registry, hence this module) needs none of it."""
+    from pyroute2 import netns
+
+    return netns
+
+
 def list_lab_ns(lab: str | None = None) -> list[tuple[str, str]]:
     """(lab, name) of every stacklab namespace under /run/netns, optionally of one lab."""
-    found = [split_ns_name(n) for n in sorted(pr_netns.listnetns(NETNS_DIR))]
+    found = [split_ns_name(n) for n in sorted(_pr_netns().listnetns(NETNS_DIR))]
     return [f for f in found if f is not None and (lab is None or f[0] == lab)]
 
 
 def create(lab: str, name: str) -> None:
     """Create the named namespace (fails if it exists: names are never reused live)."""
-    pr_netns.create(ns_name(lab, name))
+    _pr_netns().create(ns_name(lab, name))
 
 
 def remove(lab: str, name: str) -> None:
     """Unmount and unlink the namespace; the kernel frees it once nothing pins it."""
     with contextlib.suppress(FileNotFoundError):
-        pr_netns.remove(ns_name(lab, name))
+        _pr_netns().remove(ns_name(lab, name))
 
 
 def is_live(lab: str, name: str) -> bool:
@@ -95,6 +103,8 @@ def rtnl(lab: str, name: str) -> Iterator[IPRoute]:
     if not is_live(lab, name):
         raise LabError(f"{path} is not a network namespace (left half-made by a killed run; "
                        f"`stacklab down {lab}` removes it)")
+    from pyroute2 import IPRoute
+
     ipr = IPRoute(netns=ns_name(lab, name))
     try:
         _verify_socket_ns(ipr.fileno(), path)
