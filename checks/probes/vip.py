@@ -105,7 +105,9 @@ class Prober:
             self.sel.register(self.icmp, selectors.EVENT_READ, "icmp")
 
     def sample(self, kind: str, t: float, ok: bool, err: str | None) -> None:
-        self.run.emit({"k": kind, "t": t, "ok": ok, "lat": round(time.monotonic() - t, 6), "err": err})
+        """One sample; it ended when the loop last took events (``looked``), not now: the
+        prober may have been stopped since, and that is not the VIP's time."""
+        self.run.emit({"k": kind, "t": t, "ok": ok, "lat": round(max(self.looked, t) - t, 6), "err": err})
 
     def fire(self) -> None:
         """Start one TCP connect and send one echo."""
@@ -163,7 +165,7 @@ class Prober:
         return any(start < deadline <= end for start, end in self.stalls)
 
     def done(self, t: float, err: str | None) -> None:
-        if err is None and time.monotonic() - t >= float(self.cfg["timeout"]):
+        if err is None and self.looked - t >= float(self.cfg["timeout"]):
             if self.blind(t):  # answered at some time while we were not looking
                 self.unjudged += 1
                 return
@@ -192,7 +194,7 @@ class Prober:
 
     def expire(self, timeout: float) -> None:
         """Attempts older than ``timeout`` are misses."""
-        now = time.monotonic()
+        now = self.looked  # not time.monotonic(): a stop since the last look is not the VIP's fault
         for sock, t in [(s, t) for s, t in self.tcp.items() if now - t >= timeout]:
             del self.tcp[sock]
             self.sel.unregister(sock)

@@ -24,9 +24,9 @@ from checks.ha_run import events, parse_lines, samples
 from checks.probes import COMMON, source
 from deployer.pki import CA
 
-TIMEOUT = 0.5
-STALL = 1.5
-ANSWER_S = 0.2  # the slow TLS server's delay before its handshake
+TIMEOUT = 1.0  # generous: the slow server below runs in this busy test process
+STALL = 2.0
+ANSWER_S = 0.25  # the slow TLS server's delay before its handshake
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def probe_with_stall(tmp_path: Path, port: int, tls: bool) -> list[dict]:
         "seconds": 20, "max_samples": 10_000}))
     proc = subprocess.Popen([sys.executable, str(tmp_path / "vip.py")])
     try:
-        time.sleep(0.8)
+        time.sleep(1.2)
         os.kill(proc.pid, signal.SIGSTOP)
         time.sleep(STALL)
         os.kill(proc.pid, signal.SIGCONT)
@@ -101,8 +101,9 @@ def test_a_stalled_prober_reads_no_outage(tmp_path: Path, slow_tls: int) -> None
     lines = probe_with_stall(tmp_path, slow_tls, tls=True)
     tcp = samples(lines, "tcp")
     stall_of(lines)
-    assert len(tcp) > 40 and [s for s in tcp if not s["ok"]] == []
-    assert events(lines, "unjudged")[0]["attempts"] >= 5  # in flight when it stopped: answered unseen
+    missed = [(s["t"], s["err"]) for s in tcp if not s["ok"]]
+    assert len(tcp) > 40 and missed == [], events(lines, "stall")
+    assert events(lines, "unjudged")[0]["attempts"] >= 3  # in flight when it stopped: answered unseen
 
 
 def test_a_dead_port_stays_a_miss_across_a_stall(tmp_path: Path, listener: socket.socket) -> None:
