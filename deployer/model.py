@@ -43,10 +43,12 @@ class RabbitMQ(StrictModel):
 class Keystone(StrictModel):
     processes: int = Field(2, ge=1, le=16)
     token_expiration: Duration = 3600.0
-    cache: Literal["pool", "local", "naive", "off"] = Field(
-        "pool", description="pool: one memcached pool shared by every controller, dead servers skipped "
-        "(coherent, the default); local: each Keystone its own memcached (stale reads across controllers); "
-        "naive: every controller's memcached with the client's defaults (hangs when one dies); off: no cache")
+    cache: Literal["vip", "pool", "local", "naive", "off"] = Field(
+        "vip", description="vip: one memcached at a time, chosen by haproxy on the API VIP, the others "
+        "backups (coherent, the default); pool: one memcached pool over every controller, dead servers "
+        "skipped (coherent; stalls while one is dead); local: each Keystone its own memcached (stale reads "
+        "across controllers); naive: every controller's memcached with the client's defaults (hangs when "
+        "one dies); off: no cache")
 
 
 class Ceph(StrictModel):

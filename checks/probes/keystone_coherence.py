@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 TIMEOUT = 10.0
+ADMIN_ATTEMPTS = 3
 CLOUDS = "/etc/openstack/clouds.yaml"
 
 
@@ -65,16 +66,29 @@ class Keystone:
                                                            "scope": {"project": {"id": project_id}}}})[0]
 
 
-def admin(cfg: dict[str, Any], tls: ssl.SSLContext) -> str:
+def admin(cfg: dict[str, Any], tls: ssl.SSLContext) -> tuple[str, list[Any]]:
+    """The admin's token through the VIP, and the failures before it. A 5xx or a reset is
+    tried again (3 attempts, 1 s apart): a request caught on a controller that just died
+    is answered 502 by haproxy, and one bad answer must not void a whole measurement."""
     auth = cfg["auth"]
     ident = {"methods": ["password"], "password": {"user": {
         "name": auth["username"], "domain": {"name": auth["user_domain_name"]}, "password": auth["password"]}}}
     scope = {"project": {"name": auth["project_name"], "domain": {"name": auth["project_domain_name"]}}}
-    status, _, token = Keystone(auth["auth_url"], tls).call("POST", "/auth/tokens",
-                                                            {"auth": {"identity": ident, "scope": scope}})
-    if status != 201:
-        raise SystemExit(json.dumps({"error": f"admin token through the VIP: HTTP {status}"}))
-    return token
+    failures: list[Any] = []
+    status: int | str
+    for _ in range(ADMIN_ATTEMPTS):
+        try:
+            status, _, token = Keystone(auth["auth_url"], tls).call("POST", "/auth/tokens",
+                                                                    {"auth": {"identity": ident, "scope": scope}})
+        except OSError as e:
+            status, token = type(e).__name__, ""
+        if status == 201:
+            return token, failures
+        failures.append(status)
+        if isinstance(status, int) and status < 500:
+            break
+        time.sleep(1)
+    raise SystemExit(json.dumps({"error": f"admin token through the VIP: {failures}"}))
 
 
 def until_all(bound: float, probe: Any, names: list[str]) -> tuple[float | None, list[dict[str, Any]]]:
@@ -180,11 +194,12 @@ def main() -> None:
     with open(CLOUDS, encoding="utf-8") as f:
         cfg = yaml.safe_load(f)["clouds"]["stacklab"]
     tls = ssl.create_default_context(cafile=cfg["cacert"])
-    token = admin(cfg, tls)
+    token, failures = admin(cfg, tls)
     vip = Keystone(cfg["auth"]["auth_url"], tls, token)
     ctls = {n: Keystone(url, tls, token) for n, url in args["controllers"].items()}
     args["auth"] = cfg["auth"]
-    print(json.dumps({"coherent": coherent, "disable": disable, "latency": latency}[mode](vip, ctls, args)))
+    out = {"coherent": coherent, "disable": disable, "latency": latency}[mode](vip, ctls, args)
+    print(json.dumps({**out, "admin_token_failures": failures}))
 
 
 if __name__ == "__main__":

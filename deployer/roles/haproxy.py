@@ -5,7 +5,9 @@ lets a node bind an address keepalived has not given it yet), so whichever node
 keepalived makes the VIP holder already listens. Keystone: TLS ends here with a
 certificate for the VIP (name and address), backends are every controller's uwsgi on
 node-IP:5001 in plain HTTP. MariaDB: TCP, the local Galera node active and the others
-backup, so writes go to one node at a time.
+backup, so writes go to one node at a time. With the default Keystone cache setting a
+third listener, VIP:11211, sends every Keystone to the same memcached
+(``deployer.roles.memcached``).
 
 The defaults follow docs/facts.md's failover trap (redispatch, 2 retries, short connect and
 check timeouts), with two measured refinements for Keystone: ``option redispatch 1``
@@ -30,6 +32,7 @@ from functools import partial
 from deployer.context import Context, render
 from deployer.errors import DeployError
 from deployer.inventory import Host
+from deployer.roles import memcached
 from deployer.roles.base import Component
 from lab.errors import LabError
 
@@ -49,6 +52,7 @@ def config_values(ctx: Context, host: Host) -> dict[str, object]:
         "mariadb_servers": [(c.name, c.ip("mgmt"), c.name != host.name) for c in ctls],
         "inter_ms": h.inter_ms, "fall": h.fall, "rise": h.rise,
         "timeout_connect_ms": h.timeout_connect_ms, "timeout_check_ms": h.timeout_check_ms,
+        **memcached.haproxy_values(ctx),
     }
 
 

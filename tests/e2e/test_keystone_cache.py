@@ -1,6 +1,6 @@
 """Keystone answers as one cloud on the shared `control` lab, and memcached is not open to it.
 
-The coherence checks pass with the shipped cache (`pool`) and fail with the per-controller
+The coherence checks pass with the shipped cache (`vip`) and fail with the per-controller
 cache they were written to catch (`local`; nightly: two rolling Keystone restarts).
 """
 
@@ -31,6 +31,19 @@ def test_memcached_answers_the_controllers_only(control: str) -> None:
     assert rule.returncode == 0 and "reject with tcp reset" in rule.stdout
 
 
+def test_the_vip_serves_the_cache_to_the_controllers_only(control: str) -> None:
+    """haproxy's memcached listener on the VIP: every controller reaches one and the same
+    memcached through it (same pid), the client node is turned away."""
+    vip = open_lab(control).inv.vip
+    pids = set()
+    for node in ("ctl1", "ctl2", "ctl3"):
+        done = engine.run(control, node, ["/bin/sh", "-c", STATS.format(ip=vip)])
+        pids |= {line.split()[2] for line in done.stdout.splitlines() if line.startswith("STAT pid ")}
+    assert len(pids) == 1, pids
+    outsider = engine.run(control, "cli1", ["/bin/sh", "-c", STATS.format(ip=vip)])
+    assert "STAT" not in outsider.stdout
+
+
 @pytest.mark.parametrize("check", ["keystone_coherent", "keystone_disable_enforced"])
 def test_every_controller_answers_as_one(control: str, check: str) -> None:
     verdict = run_check(check, open_lab(control))
@@ -44,7 +57,7 @@ def test_every_controller_answers_as_one(control: str, check: str) -> None:
 @pytest.mark.nightly
 def test_per_controller_caches_are_caught(control: str) -> None:
     shipped = deployed_cloud(control)
-    assert shipped is not None and shipped.keystone.cache == "pool"
+    assert shipped is not None and shipped.keystone.cache == "vip"
     local = shipped.model_copy(update={"keystone": shipped.keystone.model_copy(update={"cache": "local"})})
     deploy(control, local, say=lambda _: None)
     try:

@@ -57,7 +57,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         "lab": "demo", "hostname": "ctl1", "db_user": "keystone", "db_name": "keystone", "db_password": DB_PASS,
         "vip": "10.40.0.5", "token_expiration": 3600,
         **memcached.keystone_cache(example_ctx(keystone={"cache": cache}))})
-       for cache in ("pool", "local", "naive", "off")},
+       for cache in ("vip", "pool", "local", "naive", "off")},
     "memcached-acl.nft": ("memcached-acl.nft.j2", {"port": 11211, "allowed": memcached.allowed_sources(CTX)}),
     "keystone-uwsgi.ini": ("keystone-uwsgi.ini.j2", {"processes": 2, "threads": 4}),
     "keystone-default": ("keystone-default.j2", {"ip": "10.40.0.10", "port": 5001}),
@@ -107,9 +107,29 @@ def test_keystone_db_host_is_the_mgmt_network() -> None:
 
 
 def test_memcached_is_shared_only_by_the_settings_that_share_it() -> None:
-    """The default pool lists every controller; local and off keep memcached on loopback."""
-    pool = memcached.keystone_cache(CTX)
-    assert pool["cache"] == "pool" and pool["memcache_servers"] == "10.40.0.10:11211,10.40.0.11:11211,10.40.0.12:11211"
-    assert [memcached.shared(example_ctx(keystone={"cache": c})) for c in ("pool", "naive", "local", "off")] == [
-        True, True, False, False]
+    """The default lists the VIP only, pool every controller; local and off keep memcached on loopback."""
+    shipped = memcached.keystone_cache(CTX)
+    assert shipped["cache"] == "vip" and shipped["memcache_servers"] == "10.40.0.5:11211"
+    pool = memcached.keystone_cache(example_ctx(keystone={"cache": "pool"}))
+    assert pool["memcache_servers"] == "10.40.0.10:11211,10.40.0.11:11211,10.40.0.12:11211"
+    assert [memcached.shared(example_ctx(keystone={"cache": c})) for c in ("vip", "pool", "naive", "local", "off")] == [
+        True, True, True, False, False]
     assert "cli1" not in str(memcached.allowed_sources(CTX)) and "10.40.0.13" not in memcached.allowed_sources(CTX)
+
+
+def test_haproxy_sends_every_keystone_to_one_memcached_in_the_same_order_everywhere() -> None:
+    """One active server (the last controller's: keepalived prefers the first for the VIP),
+    the same backups on every controller,
+    sessions cut when the active one changes, and only controllers admitted."""
+    listeners = set()
+    for host in CTX.inv.with_role("controller"):
+        text = render("haproxy.cfg.j2", **haproxy.config_values(CTX, host))
+        listeners.add(text[text.index("listen memcached"):])
+    (text,) = listeners
+    servers = re.findall(r"^\s+server (\S+) (\S+):11211 .*?( backup)?$", text, re.M)
+    assert servers == [("ctl3", "10.40.0.12", ""), ("ctl2", "10.40.0.11", " backup"), ("ctl1", "10.40.0.10", " backup")]
+    assert text.count("on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions") == 3
+    assert "reject unless { src 10.40.0.10 10.40.0.11 10.40.0.12 10.40.0.5 }" in text
+    for cache in ("pool", "local", "naive", "off"):
+        ctx = example_ctx(keystone={"cache": cache})
+        assert "listen memcached" not in render("haproxy.cfg.j2", **haproxy.config_values(ctx, ctx.inv.hosts["ctl1"]))
