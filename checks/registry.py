@@ -66,8 +66,7 @@ class CheckSpec:
 
 _CHECKS: dict[str, CheckSpec] = {}
 _PACKAGES = ("checks.infra",)  # where check modules live
-# The machinery checks run on, not checks; and checks.infra.keystone, declared by keystone_checks.
-_NOT_CHECKS = {"checks.infra.base", "checks.infra.labhost", "checks.infra.keystone"}
+_NOT_CHECKS = {"checks.infra.base", "checks.infra.labhost"}  # the machinery checks run on, not checks
 _found = False
 
 

@@ -10,12 +10,14 @@ step, after the polled checks pass (``CheckSpec.once``), not on every poll.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checks.infra.base import Lab, Verdict
 from checks.probes import source
-from deployer.roles.keystone import PORT
+from checks.registry import Verdict, check
 from lab import engine
+
+if TYPE_CHECKING:
+    from checks.infra.base import Lab
 
 PYTHON = "/usr/bin/python3"
 COHERENT_BOUND_S = 1.0  # an update must be read back from every controller within this
@@ -25,6 +27,8 @@ READS = 3  # reads per controller after each update (round-robin through the VIP
 
 def run_script(lab: Lab, mode: str, **args: Any) -> dict[str, Any]:
     """Run the in-node script in ``mode`` on the prober node, against every controller that is up."""
+    from deployer.roles.keystone import PORT  # here: check modules stay cheap to import (validate)
+
     ctls = lab.up(lab.controllers())
     urls = {c: f"http://{lab.inv.hosts[c].ip('mgmt')}:{PORT}/v3" for c in ctls}
     argv = [PYTHON, "-", mode, json.dumps({"controllers": urls, **args})]
@@ -36,6 +40,8 @@ def run_script(lab: Lab, mode: str, **args: Any) -> dict[str, Any]:
     return result
 
 
+@check("keystone_coherent", "an update through any controller's Keystone is read back from every one",
+       roles=("controller",), needs="clouds", once=True)
 def keystone_coherent(lab: Lab, v: Verdict) -> None:
     """An update through any controller is what every controller reads back, within 1 s."""
     out = run_script(lab, "coherent", bound_s=COHERENT_BOUND_S, reads=READS)
@@ -58,6 +64,8 @@ def keystone_coherent(lab: Lab, v: Verdict) -> None:
                                    for u in out["updates"])
 
 
+@check("keystone_disable_enforced", "a disabled project or user gets no token from any controller",
+       roles=("controller",), needs="clouds", once=True)
 def keystone_disable_enforced(lab: Lab, v: Verdict) -> None:
     """A disabled project, then a disabled user, gets no token from any controller within 2 s."""
     out = run_script(lab, "disable", bound_s=DISABLE_BOUND_S)
