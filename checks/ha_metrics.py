@@ -6,7 +6,10 @@ sample's ``t`` is when it was sent; ``t + lat`` when its answer (or error) came 
 Definitions (OpenStack performance-docs reliability metrics, made precise):
 
 - outage (``vip_failover_s``): first miss sent → first answer after the last miss
-  (that answer's arrival). None when no answer followed the last miss.
+  (that answer's arrival). None when no answer followed the last miss. A failover is
+  the FIRST outage: misses less than ``SETTLE_S`` apart are one (a VIP flapping while
+  it moves); a later one is another event (a frozen holder that thaws 30 s later and
+  takes the VIP back), counted apart.
 - downtime (``api_downtime_s``): first failed request sent → last failed request sent,
   on an open-loop stream (a request every 0.25 s): how long new requests failed. A
   request hung until its client timeout does not stretch it (that time is the figure
@@ -30,6 +33,8 @@ import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+SETTLE_S = 5.0  # answers for this long in a row end an outage; misses after that are another
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,24 @@ def outage(samples: Sequence[Sample]) -> Window | None:
     last = misses[-1].t
     back = next((s for s in ordered if s.ok and s.t > last), None)
     return Window(misses[0].t, back.end if back else None, len(misses))
+
+
+def first_outage(samples: Sequence[Sample], settle: float = SETTLE_S) -> Window | None:
+    """The first outage: runs of misses joined while less than ``settle`` apart.
+
+    >>> s = [Sample("x", t / 10, t not in (3, 4, 100), 0.0) for t in range(200)]
+    >>> w = first_outage(s); (w.start, w.end, w.misses)
+    (0.3, 0.5, 2)
+    """
+    found = windows(samples)
+    if not found:
+        return None
+    first = found[0]
+    for later in found[1:]:
+        if first.end is not None and later.start - first.end >= settle:
+            break
+        first = Window(first.start, later.end, first.misses + later.misses)
+    return first
 
 
 def windows(samples: Sequence[Sample]) -> list[Window]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.ha_metrics import Sample, Window, outage, rounded, touched_by_fault, windows
+from checks.ha_metrics import Sample, Window, first_outage, rounded, touched_by_fault, windows
 from checks.ha_run import NodeProbe, ProbeClient, events, node_states, prober, samples, wait_until
 from checks.infra.base import open_lab
 from lab import engine
@@ -72,8 +72,9 @@ class VipResult:
         return [s for s in self.samples if s.kind == kind]
 
     def outage(self, kind: str = "tcp") -> Window | None:
-        """The outage the fault could have caused (misses that ended before it are not counted)."""
-        return outage(touched_by_fault(self.of(kind), self.fault_t))
+        """The outage the fault caused: the first after it (misses that ended before the
+        fault are not counted; a later outage is a figure, not the failover)."""
+        return first_outage(touched_by_fault(self.of(kind), self.fault_t))
 
     def failover_s(self, kind: str = "tcp") -> float | None:
         """Outage seconds: 0.0 without misses, None when it had not recovered at stop."""
@@ -93,6 +94,8 @@ class VipResult:
             "vip_outage_windows": len(windows(touched_by_fault(self.of("tcp"), self.fault_t))),
             "vip_misses_before_fault": sum(1 for s in self.of("tcp") if not s.ok and s.end < (self.fault_t or 0)),
             "vip_tcp_misses": tcp.misses if tcp else 0,
+            "vip_later_misses": sum(1 for s in touched_by_fault(self.of("tcp"), self.fault_t) if not s.ok)
+                                - (tcp.misses if tcp else 0),
             "vip_samples": len(self.of("tcp")),
             "vip_prober_stalled_s": round(self.stalled_s, 3), "vip_unjudged_attempts": self.unjudged,
             "vip_holders_before": self.holders_before, "vip_holders_after": self.holders_after,
@@ -138,7 +141,7 @@ class VipProbe(ProbeClient):
         """Until the VIP missed at least once and has then answered for ``quiet`` s in a row."""
         def back() -> bool:
             tcp = to_samples(self.probe.read(), "tcp")
-            window = outage(touched_by_fault(tcp, self.fault_t))
+            window = first_outage(touched_by_fault(tcp, self.fault_t))
             return bool(window and window.end is not None and tcp[-1].t - window.end >= quiet)
 
         return wait_until(f"the VIP {self.vip}:{self.port} to fail and answer again (from {self.node})",

@@ -19,7 +19,20 @@ def test_a_stray_baseline_miss_is_not_failover() -> None:
     result = VipResult("cli1", "10.0.0.5", 5000, 0.5, samples, ["ctl1"], ["ctl2"], FAULT)
     assert result.metrics()["vip_failover_s"] == 3.51
     assert result.figures()["vip_misses_before_fault"] == 1
-    assert VipResult("cli1", "10.0.0.5", 5000, 0.5, samples, [], [], None).metrics()["vip_failover_s"] == 17.51
+    # Without a fault time every miss counts, and the first outage is the stray one (13.5 s of answers
+    # separate it from the next): nothing joins the two into one 17.5 s "failover" any more.
+    assert VipResult("cli1", "10.0.0.5", 5000, 0.5, samples, [], [], None).metrics()["vip_failover_s"] == 0.51
+
+
+def test_a_second_outage_long_after_the_failover_is_counted_apart() -> None:
+    """controller-freeze: the VIP moves in 3 s; 27 s later the thawed holder takes it back
+    with a short miss of its own. The failover is the first; CI once read 30.3 s."""
+    samples = probe({100.0 + i * 0.5 for i in range(6)} | {127.0}, step=0.5)
+    samples += [Sample("tcp", 120 + i * 0.5, (120 + i * 0.5) != 127.0, 0.01) for i in range(40)]
+    samples.sort(key=lambda s: s.t)
+    result = VipResult("cli1", "10.0.0.5", 5000, 0.5, samples, ["ctl1"], ["ctl1"], FAULT)
+    assert result.metrics()["vip_failover_s"] == 3.01
+    assert result.figures()["vip_outage_windows"] == 2 and result.figures()["vip_later_misses"] == 1
 
 
 def test_a_request_in_flight_at_the_fault_counts_one_that_ended_before_does_not() -> None:
