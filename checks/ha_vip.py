@@ -88,14 +88,15 @@ class VipResult:
     def figures(self) -> dict[str, Any]:
         """Everything else worth a report line."""
         tcp = self.outage("tcp")
+        touched = windows(touched_by_fault(self.of("tcp"), self.fault_t))
+        first_misses = tcp.misses if tcp else 0
         out: dict[str, Any] = {
             "vip_probe": f"{self.node} -> {self.vip}:{self.port} {'tcp+tls' if self.tls else 'tcp connect'}",
             "vip_icmp_outage_s": rounded(self.failover_s("icmp")),
-            "vip_outage_windows": len(windows(touched_by_fault(self.of("tcp"), self.fault_t))),
+            "vip_outage_windows": len(touched),
             "vip_misses_before_fault": sum(1 for s in self.of("tcp") if not s.ok and s.end < (self.fault_t or 0)),
-            "vip_tcp_misses": tcp.misses if tcp else 0,
-            "vip_later_misses": sum(1 for s in touched_by_fault(self.of("tcp"), self.fault_t) if not s.ok)
-                                - (tcp.misses if tcp else 0),
+            "vip_tcp_misses": first_misses,
+            "vip_later_misses": sum(w.misses for w in touched) - first_misses,
             "vip_samples": len(self.of("tcp")),
             "vip_prober_stalled_s": round(self.stalled_s, 3), "vip_unjudged_attempts": self.unjudged,
             "vip_holders_before": self.holders_before, "vip_holders_after": self.holders_after,
