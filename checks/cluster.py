@@ -1,21 +1,33 @@
 """Questions about the running cluster, asked in one place: who holds the VIP, what
-haproxy thinks of its backends, which controller is Galera's write primary.
+haproxy thinks of its backends, which controller is Galera's write primary, and which
+node(s) a step's node selector names.
 
 Checks, probes and the scenario runner's node selectors all ask here, so a question
 has one answer (e.g. a frozen controller is never asked: running a command in it
 would hang until it thaws).
 
->>> rows = parse_stat("# pxname,svname,status,bck\\nkeystone,ctl1,UP,0\\nkeystone,BACKEND,UP,0\\n")
->>> [(r["pxname"], r["svname"], r["status"]) for r in rows]
-[('keystone', 'ctl1', 'UP')]
+A selector is parsed once (:func:`parse_selector`) against ``{node: roles}`` of
+whatever is at hand: the lab file's topology when a scenario is validated, the running
+lab's state for ``stacklab fault``, the deployed inventory when the runner resolves it
+at the moment its step runs (:func:`select`; only then can ``@vip_holder`` be asked).
+
+>>> nodes = {"ctl1": ("controller",), "ctl2": ("controller",), "cli1": ("client",)}
+>>> parse_selector("role:controller", nodes), parse_selector("@vip_holder", nodes)
+(Selector(kind='role', arg='controller'), Selector(kind='dynamic', arg='@vip_holder'))
+>>> expand(parse_selector("role:controller", nodes), nodes)
+['ctl1', 'ctl2']
+>>> parse_selector("@galera_primary", {"cli1": ("client",)})
+Traceback (most recent call last):
+lab.errors.LabError: @galera_primary needs controller nodes; this lab has none
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import TYPE_CHECKING
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
+from deployer.roles.haproxy_stat import STAT, parse_stat
 from lab.errors import LabError
 
 if TYPE_CHECKING:
@@ -23,19 +35,12 @@ if TYPE_CHECKING:
     from lab.backends.base import Completed
     from lab.engine import LabRef
 
-STAT = "echo 'show stat' | socat stdio unix-connect:/run/haproxy/admin.sock"
 
 
 def _run(lab: LabRef, node: str, argv: list[str], timeout: float) -> Completed:
     from lab import engine  # here: the check modules that parse with this one stay cheap to import
 
     return engine.run(lab, node, argv, timeout=timeout)
-
-
-def parse_stat(text: str) -> list[dict[str, str]]:
-    """haproxy ``show stat`` CSV as rows, servers only (no FRONTEND/BACKEND summary rows)."""
-    rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
-    return [r for r in rows if r.get("svname") not in ("FRONTEND", "BACKEND")]
 
 
 def haproxy_stat(lab: LabRef, node: str, timeout: float = 10) -> list[dict[str, str]]:
@@ -80,3 +85,73 @@ def galera_primary(inv: Inventory) -> str:
                 and row["status"].startswith("UP"):
             return row["svname"]
     raise LabError(f"@galera_primary: no active MariaDB server UP in haproxy on {holder}")
+
+
+class Selector(NamedTuple):
+    kind: str  # node | role | fault (the nodes an earlier fault step hit) | dynamic
+    arg: str   # the node name, role, fault id, or the dynamic selector itself
+
+
+Nodes = Mapping[str, Sequence[str]]  # node name -> its roles
+
+#: The selectors answered by asking the running cloud, with the role their node always
+#: has (None: any node) and the question. ``@random`` draws from the run's seeded RNG.
+DYNAMIC: dict[str, tuple[str | None, Callable[[Inventory, random.Random], str]]] = {
+    "@vip_holder": ("controller", lambda inv, rng: vip_holder(inv)),
+    "@galera_primary": ("controller", lambda inv, rng: galera_primary(inv)),
+    "@random": (None, lambda inv, rng: rng.choice(sorted(inv.hosts))),
+}
+
+
+def parse_selector(text: str, nodes: Nodes, fault_ids: Collection[str] = ()) -> Selector:
+    """What ``text`` selects among ``nodes``; LabError naming what is allowed if nothing."""
+    if text in nodes:
+        return Selector("node", text)
+    if text.startswith("@fault:"):
+        if text[7:] in fault_ids:
+            return Selector("fault", text[7:])
+        known = "allowed: " + ", ".join(sorted(fault_ids)) if fault_ids else "no earlier fault step has an id"
+        raise LabError(f"'{text}' names no earlier fault step; {known}")
+    if text.startswith("role:"):
+        roles = sorted({r for rs in nodes.values() for r in rs})
+        if text[5:] in roles:
+            return Selector("role", text[5:])
+        raise LabError(f"no node has role '{text[5:]}'; roles in this lab: {', '.join(roles)}")
+    if text in DYNAMIC:
+        need = DYNAMIC[text][0]
+        if need is not None and not any(need in rs for rs in nodes.values()):
+            raise LabError(f"{text} needs {need} nodes; this lab has none")
+        return Selector("dynamic", text)
+    raise LabError(f"unknown node '{text}'; nodes: {', '.join(nodes)}; or role:NAME, {', '.join(DYNAMIC)}")
+
+
+def selected_roles(sel: Selector, nodes: Nodes) -> tuple[str, ...]:
+    """The roles the selected node(s) can have: what a service fault may target there."""
+    if sel.kind == "node":
+        return tuple(nodes[sel.arg])
+    if sel.kind == "role":
+        return (sel.arg,)
+    need = DYNAMIC[sel.arg][0] if sel.kind == "dynamic" else None
+    return (need,) if need else tuple(sorted({r for rs in nodes.values() for r in rs}))
+
+
+def expand(sel: Selector, nodes: Nodes, fault_nodes: Mapping[str, list[str]] | None = None,
+           ask: Callable[[str], str] | None = None) -> list[str]:
+    """The concrete nodes; a dynamic selector needs ``ask`` (the running cloud)."""
+    if sel.kind == "node":
+        return [sel.arg]
+    if sel.kind == "role":
+        return [n for n, roles in nodes.items() if sel.arg in roles]
+    if sel.kind == "fault" and fault_nodes is not None:
+        return list(fault_nodes[sel.arg])
+    if ask is None:
+        raise LabError(f"{sel.arg} needs a deployed cloud; a scenario step can use it, `stacklab fault` cannot")
+    return [ask(sel.arg)]
+
+
+def select(text: str, inv: Inventory, rng: random.Random,
+           fault_nodes: Mapping[str, list[str]] | None = None) -> list[str]:
+    """The node(s) a step's selector names in the running cloud, at the moment it is asked."""
+    nodes = {name: host.roles for name, host in inv.hosts.items()}
+    sel = parse_selector(text, nodes, fault_nodes or {})
+    return expand(sel, nodes, fault_nodes, lambda name: DYNAMIC[name][1](inv, rng))

@@ -29,16 +29,18 @@ import json
 import sys
 from typing import Any
 
+from checks.cluster import vip_holders
 from checks.ha_api import ApiProbe, ApiResult
 from checks.ha_galera import GaleraReport, GaleraWriter
 from checks.ha_metrics import Sample, Window
 from checks.ha_rabbit import RabbitChecker, RabbitReport
 from checks.ha_run import NodeProbe, check_clock, prober
-from checks.ha_vip import VipProbe, VipResult, vip_holders
+from checks.ha_vip import VipProbe, VipResult
+from checks.infra.base import open_lab
 from lab.errors import LabError
 
 __all__ = ["ApiProbe", "ApiResult", "GaleraReport", "GaleraWriter", "NodeProbe", "RabbitChecker", "RabbitReport",
-           "Sample", "VipProbe", "VipResult", "Window", "check_clock", "prober", "vip_holders"]
+           "Sample", "VipProbe", "VipResult", "Window", "check_clock", "prober"]
 
 GRACE = 30.0  # beyond --seconds: the probe's own deadline ends it, this only bounds the wait
 
@@ -89,7 +91,7 @@ def cmd_rabbit(a: argparse.Namespace) -> None:
 
 
 def cmd_holder(a: argparse.Namespace) -> None:
-    print(json.dumps({"vip_holders": vip_holders(a.lab)}))
+    print(json.dumps({"vip_holders": vip_holders(open_lab(a.lab).inv)}))
 
 
 def cmd_clock(a: argparse.Namespace) -> None:

@@ -30,27 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.cluster import vip_holders
 from checks.ha_metrics import Sample, Window, first_outage, rounded, touched_by_fault, windows
-from checks.ha_run import NodeProbe, ProbeClient, events, node_states, prober, samples, wait_until
+from checks.ha_run import NodeProbe, ProbeClient, events, prober, samples, wait_until
 from checks.infra.base import open_lab
 from lab import engine
-
-
-def vip_holders(lab: str) -> list[str]:
-    """Running controllers that have the API VIP on an interface (``ip -4 -o addr``).
-
-    Stopped and frozen nodes are skipped: nothing can be run in them (a frozen node's
-    netns may well still hold the address)."""
-    inv = open_lab(lab).inv
-    states = node_states(lab)
-    held = []
-    for node in inv.names("controller"):
-        if states.get(node) != "running":
-            continue
-        done = engine.run(lab, node, ["ip", "-4", "-o", "addr", "show"], timeout=30)
-        if f" {inv.vip}/" in done.stdout:
-            held.append(node)
-    return held
 
 
 @dataclass
@@ -121,11 +105,13 @@ def to_samples(lines: list[dict[str, Any]], kind: str) -> list[Sample]:
 class VipProbe(ProbeClient):
     """Start/stop the in-node VIP prober; ``result`` holds the outcome after ``stop``."""
 
-    def __init__(self, lab: str, node: str | None = None, *, port: int = 5000, interval: float = 0.02,
+    def __init__(self, lab: engine.LabRef, node: str | None = None, *, port: int = 5000, interval: float = 0.02,
                  timeout: float = 0.5, seconds: float = 300, icmp: bool = True, tls: bool = False) -> None:
+        self.cluster = open_lab(lab)  # opened once: the holders are asked again at stop
+        lab = self.cluster.opened or lab
         self.lab = lab
-        self.vip = open_lab(lab).inv.vip
-        self.holders_before = vip_holders(lab)
+        self.vip = self.cluster.inv.vip
+        self.holders_before = vip_holders(self.cluster.inv, lab)
         self.node = node or prober(lab, avoid=tuple(self.holders_before))
         config = {"vip": self.vip, "port": port, "interval": interval, "timeout": timeout, "icmp": icmp,
                   "tls": tls, "max_samples": int(seconds / interval * 2) + 100}
@@ -155,7 +141,7 @@ class VipProbe(ProbeClient):
         lines = self.probe.stop()
         self.result = VipResult(self.node, self.vip, self.port, self.interval,
                                 to_samples(lines, "tcp") + to_samples(lines, "icmp"), self.holders_before,
-                                vip_holders(self.lab), self.fault_t, self.probe.problems(), self.tls,
+                                vip_holders(self.cluster.inv, self.lab), self.fault_t, self.probe.problems(), self.tls,
                                 sum(float(e["seconds"]) for e in events(lines, "stall")),
                                 sum(int(e["attempts"]) for e in events(lines, "unjudged")))
         return self.result

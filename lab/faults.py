@@ -9,8 +9,9 @@ every action, used by the scenario runner, ``stacklab fault`` and heal. Active f
 are recorded in the lab's state file, so ``heal`` works from another process
 (``stacklab fault heal``) and after a crash.
 
-Node selectors must be concrete here: a node name or ``role:NAME``. The @-selectors
-(``@vip_holder``, ...) need deployer knowledge and are resolved by the runner.
+Nodes are concrete here: the callers resolve a step's selector (``role:NAME``,
+``@vip_holder``, ...) first with ``checks.cluster.select`` (the @-selectors need the
+deployed cloud, which this layer does not know).
 
 Example::
 
@@ -57,18 +58,11 @@ def verb(name: str, *, undo: str | Act | None = None, permanent: str = "") -> Ca
     return register
 
 
-def resolve(st: labstate.LabState, selector: str) -> list[str]:
-    """Concrete node names for a selector: a node name or ``role:NAME``."""
-    if selector in st.nodes:
-        return [selector]
-    if selector.startswith("role:"):
-        nodes = [n for n, info in st.nodes.items() if selector[5:] in info["roles"]]
-        if nodes:
-            return nodes
-        raise LabError(f"no node of lab '{st.lab}' has role '{selector[5:]}'")
-    if selector.startswith("@"):
-        raise LabError(f"selector {selector} needs a deployed cloud; the scenario runner resolves it")
-    raise LabError(f"lab '{st.lab}' has no node '{selector}'; nodes: {', '.join(st.nodes)}")
+def known(st: labstate.LabState, node: str) -> str:
+    """``node`` if the lab has it; LabError naming the nodes it has otherwise."""
+    if node in st.nodes:
+        return node
+    raise LabError(f"lab '{st.lab}' has no node '{node}'; nodes: {', '.join(st.nodes)}")
 
 
 def apply(lab: str, spec: FaultSpec) -> None:
@@ -79,7 +73,7 @@ def apply(lab: str, spec: FaultSpec) -> None:
     with labstate.locked(lab):
         st = engine.require(lab)
         be = engine.get_backend(st.backend)
-        targets = [""] if isinstance(spec, Partition) else resolve(st, spec.node)  # type: ignore[attr-defined]
+        targets = [""] if isinstance(spec, Partition) else [known(st, spec.node)]  # type: ignore[attr-defined]
         for node in targets:
             VERBS[action].apply(st, be, spec, node)
         labstate.save(st)
@@ -182,7 +176,7 @@ def set_mtu(st: labstate.LabState, be: Backend, spec: SetMtu, node: str) -> None
 
 @verb("partition", undo=lambda st, be, spec, node: linkfaults.partition(st.lab, []))
 def partition(st: labstate.LabState, be: Backend, spec: Partition, node: str) -> None:
-    groups = [sorted({n for sel in group for n in resolve(st, sel)}) for group in spec.groups]
+    groups = [sorted({known(st, n) for n in group}) for group in spec.groups]
     linkfaults.partition(st.lab, groups)
     record(st, "partition", "", groups=groups)
 

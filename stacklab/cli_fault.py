@@ -7,12 +7,15 @@ the same parameter models, so a fault tried by hand is the fault a scenario appl
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from checks import cluster
+from checks.infra.base import open_lab
 from deployer import service_faults
 from lab import engine, faults
 from lab.errors import UsageError
@@ -45,16 +48,32 @@ def cmd_fault(args: argparse.Namespace) -> int:
         for p in problems_from(e, model):
             print(f"stacklab fault {args.action}: {dotted(p.path)}: {p.message}", file=sys.stderr)
         return 2
-    faults.apply(lab, spec)
+    for one in _concrete(lab, spec):
+        faults.apply(lab, one)
     say(f"lab {lab}: {args.action} applied ({', '.join(f'{k}={v}' for k, v in params.items() if k != 'action')})")
     return 0
+
+
+def _concrete(lab: str, spec: Any) -> list[Any]:
+    """The fault once per node its selector names (``ctl1``, ``role:compute``, and on a
+    deployed lab ``@vip_holder``/``@galera_primary``/``@random``); a partition's groups
+    resolved the same way."""
+    nodes = {n: tuple(info["roles"]) for n, info in engine.require(lab).nodes.items()}
+
+    def names(text: str) -> list[str]:
+        sel = cluster.parse_selector(text, nodes)
+        return cluster.expand(sel, nodes, ask=lambda name: cluster.DYNAMIC[name][1](open_lab(lab).inv, random.Random()))
+
+    if hasattr(spec, "groups"):
+        return [spec.model_copy(update={"groups": [[n for sel in g for n in names(sel)] for g in spec.groups]})]
+    return [spec.model_copy(update={"node": node}) for node in names(spec.node)]
 
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("fault", help="apply a lab fault, or heal all of them",
                        description="Examples: fault power_off ctl1 | fault link_loss cmp1 network=overlay "
                        "percent=30 | fault partition groups='[[ctl1],[ctl2,ctl3]]' | "
-                       "fault stop_service ctl2 service=keystone | fault heal")
+                       "fault stop_service @vip_holder service=keystone | fault power_off role:compute | fault heal")
     p.add_argument("--lab", help="lab name (may be omitted when one lab is up)")
     actions = [*sorted({*LAB_FAULTS, *service_faults.ACTIONS}), "heal"]
     p.add_argument("action", choices=actions, metavar="ACTION", help=f"one of: {', '.join(actions)}")

@@ -4,16 +4,17 @@ a step names must exist in the lab it runs on."""
 from __future__ import annotations
 
 from checks.catalog import CHECKS
+from checks.cluster import Selector, parse_selector, selected_roles
 from checks.load import TARGETS
 from checks.load.gates import GATES
 from checks.metrics import METRICS, producer
 from deployer.catalog import ROLES, SERVICES
 from deployer.validate import nodes_with_role
+from lab.errors import LabError
 from lab.faultspec import FaultSpec, LinkFault, NodeFault, Partition
 from lab.model import Topology
 from lab.problems import Path, Problem, allowed
 from stacklab.scenario import (
-    SELECTORS,
     CheckStep,
     ExpectStep,
     FaultStep,
@@ -121,15 +122,16 @@ def _check_fault(fault: FaultSpec, topo: Topology, path: Path, ids: set[str]) ->
     if isinstance(fault, Partition):
         return problems + _check_partition(fault, topo, path, ids)
     assert isinstance(fault, NodeFault)  # every other fault targets one node selector
-    problems += _selector(fault.node, topo, path + ("node",), ids)
-    node = _plain_node(topo, fault.node)
+    sel, bad = _parsed(fault.node, topo, path + ("node",), ids)
+    problems += bad
+    node = next((n for n in topo.expand() if n.name == fault.node), None)
     if isinstance(fault, LinkFault):
         nets = node.networks if node else tuple(topo.networks)
         if fault.network not in nets:
             where = f"{node.name} is not on" if node else "no"
             problems.append(Problem(path + ("network",), f"{where} network '{fault.network}'; {allowed(nets)}"))
-    if isinstance(fault, ServiceFault):
-        problems += _check_service(fault.service, _selected_roles(topo, fault.node), path)
+    if isinstance(fault, ServiceFault) and sel is not None:
+        problems += _check_service(fault.service, selected_roles(sel, topo_nodes(topo)), path)
     return problems
 
 
@@ -154,41 +156,19 @@ def _check_partition(fault: Partition, topo: Topology, path: Path, ids: set[str]
     return problems
 
 
-def _selected_roles(topo: Topology, selector: str) -> tuple[str, ...]:
-    """Roles of the node(s) a selector can pick: what a service fault may target there."""
-    node = _plain_node(topo, selector)
-    if node is not None:
-        return node.roles
-    if selector.startswith("role:"):
-        return (selector[5:],)
-    if selector in ("@vip_holder", "@galera_primary"):
-        return ("controller",)
-    return tuple(topo.roles())
-
-
-def _plain_node(topo: Topology, selector: str):  # type: ignore[no-untyped-def]
-    return next((n for n in topo.expand() if n.name == selector), None)
-
-
 def _selector(sel: str, topo: Topology, path: Path, ids: set[str] | None = None) -> list[Problem]:
     """Valid: a node name, ``role:NAME`` of a role some node has, an @ selector, or
     ``@fault:ID`` (the nodes an earlier fault step with that id hit)."""
-    names = topo.node_names()
-    if sel in names:
-        return []
-    if sel.startswith("@fault:"):
-        if ids is not None and sel[7:] in ids:
-            return []
-        known = allowed(ids) if ids else "no earlier fault step has an id"
-        return [Problem(path, f"'{sel}' names no earlier fault step; {known}")]
-    if sel.startswith("role:"):
-        role = sel[5:]
-        if role in topo.roles():
-            return []
-        return [Problem(path, f"no node has role '{role}'; roles in this lab: {', '.join(sorted(topo.roles()))}")]
-    if sel in SELECTORS:
-        if sel != "@random" and not nodes_with_role(topo, "controller"):
-            return [Problem(path, f"{sel} needs controller nodes; this lab has none")]
-        return []
-    return [Problem(path, f"unknown node '{sel}'; nodes: {', '.join(names)}; or role:NAME, "
-                    f"{', '.join(SELECTORS)}")]
+    return _parsed(sel, topo, path, ids)[1]
+
+
+def _parsed(sel: str, topo: Topology, path: Path, ids: set[str] | None) -> tuple[Selector | None, list[Problem]]:
+    try:
+        return parse_selector(sel, topo_nodes(topo), ids or ()), []
+    except LabError as e:
+        return None, [Problem(path, str(e))]
+
+
+def topo_nodes(topo: Topology) -> dict[str, tuple[str, ...]]:
+    """``{node: roles}`` of the lab file, what selectors are parsed against."""
+    return {n.name: tuple(n.roles) for n in topo.expand()}

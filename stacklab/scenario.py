@@ -27,7 +27,6 @@ from lab.model import Topology
 from lab.modelbase import Duration, Name, StrictModel
 
 FAULT_ID = re.compile(r"^[a-z][a-z0-9-]*$")
-SELECTORS = ("@vip_holder", "@galera_primary", "@random")
 STEP_KINDS = ("check", "expect", "fault", "heal", "load", "wait")
 __all__ = ["SERVICE_FAULTS", "ServiceFault"]
 

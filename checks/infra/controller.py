@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from checks.cluster import STAT, parse_stat
 from checks.registry import Verdict, check
+from deployer.roles.haproxy_stat import STAT, parse_stat
 
 if TYPE_CHECKING:
     from checks.infra.base import Lab

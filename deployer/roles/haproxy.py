@@ -25,20 +25,17 @@ Backend states are read from the admin socket::
 
 from __future__ import annotations
 
-import csv
-import io
 from functools import partial
 
 from deployer.context import Context, render
 from deployer.errors import DeployError
 from deployer.inventory import Host
-from deployer.roles import memcached
+from deployer.roles import haproxy_stat, memcached
 from deployer.roles.base import Component
 from lab.errors import LabError
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 PEM = "/etc/haproxy/certs/api.pem"
-SOCKET = "/run/haproxy/admin.sock"
 SYSCTL = "/etc/sysctl.d/60-stacklab-nonlocal-bind.conf"
 
 
@@ -60,20 +57,16 @@ def server_states(ctx: Context, node: str) -> dict[tuple[str, str], str]:
     """{(backend, server): status} from haproxy's ``show stat`` on ``node`` ({} if no answer,
     or the node is not running)."""
     try:
-        done = ctx.t.run(node, ["/bin/sh", "-c", f"echo 'show stat' | socat -t 2 stdio unix-connect:{SOCKET}"],
-                         check=False, timeout=10)
+        done = ctx.t.run(node, ["/bin/sh", "-c", haproxy_stat.STAT], check=False, timeout=10)
     except LabError:
         return {}
-    if not done.ok or not done.stdout.startswith("# "):
-        return {}
-    rows = csv.DictReader(io.StringIO(done.stdout[2:]))
-    return {(r["pxname"], r["svname"]): r["status"] for r in rows if r["svname"] not in ("FRONTEND", "BACKEND")}
+    return haproxy_stat.states(done.stdout) if done.ok else {}
 
 
 def set_server_state(ctx: Context, backend: str, server: str, state: str) -> None:
     """``set server backend/server state ready|drain|maint`` on every running controller's
     haproxy (a rolling restart takes one backend out of every load balancer first)."""
-    command = f"echo 'set server {backend}/{server} state {state}' | socat -t 2 stdio unix-connect:{SOCKET}"
+    command = haproxy_stat.command(f"set server {backend}/{server} state {state}")
     for host in ctx.inv.with_role("controller"):
         try:
             ctx.t.run(host.name, ["/bin/sh", "-c", command], check=False, timeout=10)

@@ -15,11 +15,11 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from checks.cluster import select
 from checks.ha_run import prober
 from checks.load.gates import LoadFigures, judge
 from checks.load.node import LocustRun
 from lab.clock import let_pass
-from stacklab.runner.selectors import resolve
 from stacklab.runner.steps import ExpectationFailed
 from stacklab.scenario import LoadSpec
 
@@ -39,7 +39,7 @@ class Loads:
     def start(self, spec: LoadSpec, res: StepResult) -> None:
         """Start locust; a foreground load is waited for and judged here."""
         run = self.run
-        node = resolve(spec.node, run.inv, run.rng)[0] if spec.node else prober(run.lab)
+        node = select(spec.node, run.inv, run.rng)[0] if spec.node else prober(run.lab)
         locust = LocustRun(run.lab, node, spec.target, users=spec.users, spawn_rate=spec.spawn_rate,
                            run_time=spec.run_time).start()
         res.figures.update(node=node, unit=locust.unit)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checks.cluster import select
 from checks.infra.base import Lab, Verdict, run_checks, suite
 from checks.metrics import ProbeContext
 from deployer.deploy import deploy
@@ -27,7 +28,6 @@ from lab.faultspec import FaultSpec
 from lab.model import Topology
 from stacklab.runner.loads import Loads
 from stacklab.runner.probes import ProbeSet
-from stacklab.runner.selectors import resolve
 from stacklab.runner.steps import ExpectationFailed, LoadEnd, Planned
 from stacklab.scenario import CheckStep, ExpectStep, FaultStep, HealStep, LoadStep, Scenario, WaitStep
 
@@ -194,14 +194,14 @@ class ScenarioRun:
 
     def _fault(self, step: FaultStep, res: StepResult) -> None:
         spec: FaultSpec = step.fault
-        nodes = [] if not hasattr(spec, "node") else resolve(spec.node, self.inv, self.rng,  # type: ignore[attr-defined]
-                                                             self.fault_nodes)
+        nodes = [] if not hasattr(spec, "node") else select(spec.node, self.inv, self.rng,  # type: ignore[attr-defined]
+                                                            self.fault_nodes)
         if spec.id:
             self.fault_nodes[spec.id] = nodes
         res.figures["nodes"] = nodes
         self.fault_at = time.monotonic()
         if hasattr(spec, "groups"):
-            groups = [[n for sel in g for n in resolve(sel, self.inv, self.rng, self.fault_nodes)]
+            groups = [[n for sel in g for n in select(sel, self.inv, self.rng, self.fault_nodes)]
                       for g in spec.groups]  # type: ignore[attr-defined]
             spec = spec.model_copy(update={"groups": groups})
             res.figures["groups"] = groups

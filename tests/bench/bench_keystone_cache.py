@@ -19,8 +19,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from checks.cluster import vip_holders
 from checks.ha_run import wait_until
-from checks.ha_vip import vip_holders
 from checks.infra.base import Lab, healthy, open_lab, run_checks, suite
 from checks.infra.keystone import run_script
 from deployer.catalog import image_packages
@@ -66,7 +66,7 @@ def one_setting(name: str, cloud: Cloud, cache: str, tokens: int, gets: int) -> 
     lab = open_lab(name)
     result: dict[str, Any] = {"healthy": measure(lab, tokens, gets)}
     result["checks"] = {v.name: "pass" if v.ok else "FAIL" for v in run_checks(suite(once=True), lab)}
-    holders = vip_holders(name)
+    holders = vip_holders(lab.inv)
     cache_first = [n for n, _ in memcached.servers(lab.inv)] if cache == "vip" else []
     victim = next(c for c in cache_first + lab.controllers() if c not in holders)
     faults.apply(name, PowerOff(action="power_off", node=victim))

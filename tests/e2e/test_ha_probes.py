@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from checks.catalog import METRICS
-from checks.ha import ApiProbe, GaleraWriter, VipProbe, check_clock, vip_holders
+from checks.cluster import vip_holders
+from checks.ha import ApiProbe, GaleraWriter, VipProbe, check_clock
 from checks.ha_metrics import Sample, downtime, mttr, outage, percentile
 from checks.ha_run import ROOT as PROBE_ROOT
 from checks.infra.base import healthy, open_lab
@@ -98,7 +99,7 @@ def test_healthy_cluster_shows_no_outage_and_no_errors(control: str) -> None:
 
 def test_power_off_of_the_vip_holder(control: str) -> None:
     """The VIP moves within ~1–10 s to another controller; no acknowledged write is lost."""
-    holder = vip_holders(control)
+    holder = vip_holders(open_lab(control).inv)
     assert len(holder) == 1
     vip, api = VipProbe(control, seconds=240), ApiProbe(control, seconds=240)
     writer = GaleraWriter(control, seconds=240)
