@@ -115,7 +115,7 @@ class Vip(Family):
 
         # TLS, not a bare connect: a frozen holder's kernel still completes TCP handshakes
         # from the listen backlog, so only a real answer from haproxy shows the outage.
-        self.live = VipProbe(str(self.ctx.lab), seconds=PROBE_SECONDS, tls=True).start()
+        self.live = VipProbe(self.ctx.lab, seconds=PROBE_SECONDS, tls=True).start()
 
     def baseline(self) -> None:
         self.live.wait_samples(20, timeout=60)

@@ -42,7 +42,7 @@ RESULTS = ("events.jsonl", "locust_stats.csv", "locust_stats_history.csv", "locu
 class LocustRun:
     """One locust run of a target's locustfile in ``node`` (see the module doc)."""
 
-    def __init__(self, lab: str, node: str, target: str, *, users: int, spawn_rate: float, run_time: float,
+    def __init__(self, lab: engine.LabRef, node: str, target: str, *, users: int, spawn_rate: float, run_time: float,
                  options: dict[str, Any] | None = None, tags: tuple[str, ...] = ()) -> None:
         if target not in TARGETS and target not in TOOLS:
             raise LabError(f"unknown load target '{target}'; allowed: {', '.join(sorted(TARGETS))}")
@@ -147,14 +147,14 @@ class LocustRun:
         return any(line.get("ev") == "end" for line in self.lines or [])
 
 
-def keystone_config(lab: str, node: str, run_id: str) -> dict[str, Any]:
+def keystone_config(lab: engine.LabRef, node: str, run_id: str) -> dict[str, Any]:
     """The admin's credentials and the CA path from the node's clouds.yaml."""
     from checks.ha_api import credentials
 
     return credentials(lab, node)
 
 
-def galera_config(lab: str, node: str, run_id: str) -> dict[str, Any]:
+def galera_config(lab: engine.LabRef, node: str, run_id: str) -> dict[str, Any]:
     """The application DB account (deployer/roles/galera_sql.py) through the VIP; a table of the run's own."""
     from checks.ha_galera import secret
     from checks.infra.base import open_lab
@@ -164,7 +164,7 @@ def galera_config(lab: str, node: str, run_id: str) -> dict[str, Any]:
             "database": APP_DB, "table": f"{APP_DB}.load_{run_id}"}
 
 
-def drop_table(lab: str, config: dict[str, Any]) -> None:
+def drop_table(lab: engine.LabRef, config: dict[str, Any]) -> None:
     """After a Galera load: drop its table on a running controller (it replicates)."""
     from checks.ha_galera import mysql
     from checks.ha_run import node_states
@@ -176,7 +176,8 @@ def drop_table(lab: str, config: dict[str, Any]) -> None:
 
 
 # target -> (its locustfile's config.json, what to clean after it); a unit test keeps this in step with TARGETS
-CONFIGS: dict[str, tuple[Callable[[str, str, str], dict[str, Any]], Callable[[str, dict[str, Any]], None] | None]] = {
+CONFIGS: dict[str, tuple[Callable[[engine.LabRef, str, str], dict[str, Any]],
+                         Callable[[engine.LabRef, dict[str, Any]], None] | None]] = {
     "keystone": (keystone_config, None),
     "galera": (galera_config, drop_table),
     "ceiling": (lambda lab, node, run_id: {"url": f"http://127.0.0.1:{CEILING_PORT}"}, None),

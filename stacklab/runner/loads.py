@@ -39,8 +39,9 @@ class Loads:
     def start(self, spec: LoadSpec, res: StepResult) -> None:
         """Start locust; a foreground load is waited for and judged here."""
         run = self.run
-        node = select(spec.node, run.inv, run.rng)[0] if spec.node else prober(run.lab)
-        locust = LocustRun(run.lab, node, spec.target, users=spec.users, spawn_rate=spec.spawn_rate,
+        lab = run.checks_lab.opened or run.lab  # the lab the run opened once
+        node = select(spec.node, run.inv, run.rng)[0] if spec.node else prober(lab)
+        locust = LocustRun(lab, node, spec.target, users=spec.users, spawn_rate=spec.spawn_rate,
                            run_time=spec.run_time).start()
         res.figures.update(node=node, unit=locust.unit)
         self.live.append((spec, locust))  # until judged: stop() ends it should the run fail first
