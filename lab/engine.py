@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
-from lab import backends, fabric, image, netns
+from lab import backends, fabric, image, linkfaults, netns
 from lab import state as labstate
 from lab.backends import BACKENDS, DEFAULT
 from lab.backends.base import Backend, Completed, NodeSpec
@@ -45,6 +45,7 @@ def topology_hash(topo: Topology) -> str:
 def fabric_plan(lab: str, topo: Topology) -> fabric.FabricPlan:
     plan = address_plan(topo)
     mtu = {(ln.node, ln.network): ln.mtu for ln in topo.links if ln.mtu}
+    rates = topo.rates()
     nodes = topo.expand()
     return fabric.FabricPlan(
         lab=lab,
@@ -52,7 +53,7 @@ def fabric_plan(lab: str, topo: Topology) -> fabric.FabricPlan:
         nodes=[n.name for n in nodes],
         attachments=[
             fabric.Attachment(n.name, net, n.ifname(net), str(plan[n.name][net]),
-                              mtu.get((n.name, net)) or topo.networks[net].mtu)
+                              mtu.get((n.name, net)) or topo.networks[net].mtu, rates.get((n.name, net)))
             for n in nodes for net in n.networks
         ],
     )
@@ -115,9 +116,11 @@ def _bring_up(st: labstate.LabState, topo: Topology, be: Backend, img: image.Ima
               boot_timeout: float) -> None:
     t0 = time.monotonic()
     fabric.build(fabric_plan(st.lab, topo))
+    if shaped := linkfaults.standing_rates(st.lab):
+        progress(f"lab {st.lab}: standing link rates on {', '.join(shaped)}")
     t1 = time.monotonic()
     progress(f"lab {st.lab}: fabric with {len(topo.networks)} networks wired in {t1 - t0:.2f} s")
-    specs = [NodeSpec(n.name, n.name, fabric.node_netns(st.lab, n.name), n.memory_mib) for n in topo.expand()]
+    specs = [NodeSpec(n.name, n.name, fabric.node_netns(st.lab, n.name), n.memory_mib, n.cpus) for n in topo.expand()]
     be.up(st.lab, specs, img, timeout=boot_timeout)
     progress(f"lab {st.lab}: {len(specs)} nodes booted in {time.monotonic() - t1:.2f} s")
     hosts = hosts_file(st)

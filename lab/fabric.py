@@ -7,8 +7,8 @@ directly inside the node namespace (already named ``mgmt0``), so no interface ev
 passes through the host.
 
 Each fabric-side port carries an ``ifalias`` (``sl node=ctl1 net=mgmt if=mgmt0
-mtu=1500``) so that faults, heal and destroy can rediscover the wiring from the kernel
-alone, e.g. after the harness was SIGKILLed.
+mtu=1500``, plus ``rate=100`` for a standing rate) so that faults, heal and destroy
+can rediscover the wiring from the kernel alone, e.g. after the harness was SIGKILLed.
 
 Interface names (15-character kernel limit) come from :mod:`lab.ifnames`.
 """
@@ -55,6 +55,7 @@ class Attachment:
     ifname: str
     address: str
     mtu: int
+    rate_mbit: float | None = None  # standing rate (a 100 Mbit NIC): shaped at build, kept by heal
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Port:
     ifname: str
     mtu: int  # the node side's planned MTU (what heal restores)
     address: str  # the node side's planned address, CIDR
+    rate_mbit: float | None = None  # the planned standing rate (what heal restores), Mbit/s
 
 
 def node_netns(lab: str, node: str) -> str:
@@ -177,7 +179,7 @@ def _attach(fab: IPRoute, ipr: IPRoute, lab: str, net: NetworkPlan, att: Attachm
              peer={"ifname": att.ifname, "net_ns_fd": netns.ns_name(lab, att.node)})
     index = fab.link_lookup(ifname=port)[0]
     alias = (f"{_ALIAS_TAG} node={att.node} net={att.network} if={att.ifname} "
-             f"mtu={att.mtu} addr={att.address}")
+             f"mtu={att.mtu} addr={att.address}" + (f" rate={att.rate_mbit:g}" if att.rate_mbit else ""))
     # The fabric end has the network's MTU: a node whose own MTU is larger sees its big
     # frames dropped silently at the veth, exactly like a too-small underlay. The group
     # lets destroy delete all ports in one batch (one RCU grace period, not one each).
@@ -201,7 +203,7 @@ def ports(lab: str) -> list[Port]:
                 continue
             kv = dict(f.split("=", 1) for f in fields[1:])
             found.append(Port(link.get("ifname"), link["index"], kv["node"], kv["net"],
-                              kv["if"], int(kv["mtu"]), kv["addr"]))
+                              kv["if"], int(kv["mtu"]), kv["addr"], float(kv["rate"]) if "rate" in kv else None))
     return sorted(found, key=lambda p: p.name)
 
 

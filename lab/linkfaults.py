@@ -13,6 +13,9 @@ Kernel mechanisms (this kernel has no netem, no tc classifiers, no bridge VLAN f
   the first second after a pause may pass up to twice the rate.
 * ``set_mtu``: the one exception, it changes the node-side interface (that is the fault).
 * ``partition``: nft rules dropping frames between ports of different groups.
+* standing rates (``rate_mbit`` in the lab file: a 100 Mbit NIC) are the same shaping,
+  applied when the lab is built (``standing_rates``); they are part of the lab, not a
+  fault, so ``heal`` and a ``link_rate`` fault's undo return a link to its planned rate.
 * ``heal`` undoes all of them; ``restore_node`` returns one node's interfaces to the
   plan (power-on); ``active`` reports what is in force.
 
@@ -73,12 +76,26 @@ def link_loss(lab: str, node: str, network: str, percent: float) -> None:
 
 
 def link_rate(lab: str, node: str, network: str, mbit: float | None) -> None:
-    """Limit node/network to ``mbit`` Mbit/s each way; None removes the limit.
+    """Limit node/network to ``mbit`` Mbit/s each way; None returns it to its planned
+    standing rate (no limit when the lab file gives none).
 
     Toward the node: tbf on the fabric-side veth. From the node: an nft policer on frames
     entering the bridge from that port (counted at L2, without the Ethernet header).
     """
-    port = find_port(lab, node, network)
+    _shape(lab, find_port(lab, node, network), mbit)
+
+
+def standing_rates(lab: str) -> list[str]:
+    """Shape every link whose plan has a standing rate; the links shaped (``node/net``)."""
+    shaped = [p for p in ports(lab) if p.rate_mbit]
+    for port in shaped:
+        _shape(lab, port, None)
+    return [f"{p.node}/{p.network}" for p in shaped]
+
+
+def _shape(lab: str, port: Port, mbit: float | None) -> None:
+    if mbit is None:
+        mbit = port.rate_mbit
     if mbit is None:
         _tc(lab, ["qdisc", "del", "dev", port.name, "root"], missing_ok=True)
         _replace_rules(lab, "rate", port.name, [])
@@ -148,6 +165,8 @@ def heal(lab: str, keep_down: Iterable[str] = ()) -> None:
             for port in (p for p in all_ports if p.node == node):
                 for index in ipr.link_lookup(ifname=port.ifname):
                     ipr.link("set", index=index, mtu=port.mtu)
+    for port in (p for p in all_ports if p.rate_mbit):  # the lab's own rates are not faults
+        _shape(lab, port, None)
 
 
 def restore_node(lab: str, node: str) -> None:
@@ -182,12 +201,18 @@ def active(lab: str) -> dict[str, object]:
     listing = netns.run(lab, FABRIC, ["nft", "-j", "list", "table", "bridge", TABLE], check=False)
     rules = [] if listing.returncode else [i["rule"] for i in json.loads(listing.stdout)["nftables"] if "rule" in i]
     loss = {label[r["comment"]]: _loss_of(r) for r in rules if r["chain"] == "loss" and r.get("comment") in label}
-    rate = {label[r["comment"]]: _rate_of(r) for r in rules if r["chain"] == "rate" and r.get("comment") in label}
+    rate = {label[r["comment"]]: _rate_of(r) for r in rules if r["chain"] == "rate" and r.get("comment") in label
+            and not _planned(by_name[r["comment"]], _rate_of(r))}
     with netns.rtnl(lab, FABRIC) as ipr:
         down = sorted(label[link.get("ifname")] for link in ipr.get_links()
                       if link.get("ifname") in label and link.get("state") != "up")
     return {"down": down, "loss": loss, "rate": rate,
             "partition": any(r["chain"] == "partition" for r in rules)}
+
+
+def _planned(port: Port, mbit: float) -> bool:
+    """A rate that is the link's standing one (nft keeps whole bytes/s: compare loosely)."""
+    return port.rate_mbit is not None and abs(port.rate_mbit - mbit) < 0.01 * port.rate_mbit
 
 
 def _loss_of(rule: dict) -> float:

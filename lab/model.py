@@ -44,15 +44,20 @@ class NodeGroup(StrictModel):
     roles: list[str] = Field(default_factory=list)
     networks: list[NetName] = Field(min_length=1)
     memory_mib: int | None = Field(None, ge=64, le=65536)
+    cpus: float | None = Field(None, ge=0.05, le=64, description="CPU cap in cores (0.5 = half of one core)")
+    rate_mbit: float | None = Field(None, gt=0, le=100000, description="standing rate of every link of "
+                                    "these nodes, Mbit/s each way (a 100 Mbit NIC); a link entry overrides it")
 
 
 class Link(StrictModel):
-    """Override for one node's attachment to one network (static address, interface MTU)."""
+    """Override for one node's attachment to one network (static address, interface MTU,
+    standing rate: part of the lab, so ``heal: all`` keeps it)."""
 
     node: str
     network: str
     address: IPv4Addr | None = None
     mtu: int | None = Field(None, ge=576, le=9000)
+    rate_mbit: float | None = Field(None, gt=0, le=100000, description="standing rate, Mbit/s each way")
 
 
 class Vip(StrictModel):
@@ -71,7 +76,7 @@ class Topology(StrictModel):
     def expand(self) -> list[Node]:
         """Every node, in file order, groups expanded."""
         return [
-            Node(f"{group}{i}", group, tuple(spec.roles), tuple(spec.networks), spec.memory_mib)
+            Node(f"{group}{i}", group, tuple(spec.roles), tuple(spec.networks), spec.memory_mib, spec.cpus)
             for group, spec in self.nodes.items()
             for i in range(1, spec.count + 1)
         ]
@@ -82,6 +87,18 @@ class Topology(StrictModel):
     def roles(self) -> set[str]:
         return {r for g in self.nodes.values() for r in g.roles}
 
+    def rates(self) -> dict[tuple[str, str], float]:
+        """(node, network) -> standing rate in Mbit/s: the group's, a link entry's wins.
+
+        >>> Topology.model_validate({"networks": {"mgmt": {"cidr": "10.1.0.0/24"}}, "nodes": {
+        ...     "pi": {"count": 2, "networks": ["mgmt"], "rate_mbit": 100}},
+        ...     "links": [{"node": "pi2", "network": "mgmt", "rate_mbit": 10}]}).rates()
+        {('pi1', 'mgmt'): 100.0, ('pi2', 'mgmt'): 10.0}
+        """
+        rates = {(n.name, net): self.nodes[n.group].rate_mbit for n in self.expand() for net in n.networks}
+        rates.update({(ln.node, ln.network): ln.rate_mbit for ln in self.links if ln.rate_mbit})
+        return {k: float(v) for k, v in rates.items() if v}
+
 
 @dataclass(frozen=True)
 class Node:
@@ -90,6 +107,7 @@ class Node:
     roles: tuple[str, ...]
     networks: tuple[str, ...]
     memory_mib: int | None = None
+    cpus: float | None = None
 
     def ifname(self, network: str) -> str:
         """Node-side interface name: stable and meaningful (``mgmt0``)."""

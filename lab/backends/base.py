@@ -44,13 +44,15 @@ class NodeSpec:
 
     ``netns_path`` is the network namespace the fabric made for it (e.g.
     ``/run/netns/sl-LAB.ctl1``); ``None`` gives the node a fresh namespace with only
-    ``lo`` (handy in tests). ``memory_mib`` caps the node's memory cgroup.
+    ``lo`` (handy in tests). ``memory_mib`` caps the node's memory cgroup, ``cpus`` its
+    CPU time (in cores: 0.5 is half of one core, however many processes it runs).
     """
 
     name: str
     hostname: str
     netns_path: Path | str | None = None
     memory_mib: int | None = None
+    cpus: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,8 +85,10 @@ def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
 
 def new_lab_name() -> str:
     """A unique lab name (short: it ends up in netns and container names); tests may add a
-    one-letter suffix for a second lab, so every prefix of it is recorded."""
-    name = f"t{uuid.uuid4().hex[:6]}"
+    one-letter suffix for a second lab, so every prefix of it is recorded.
+    ``STACKLAB_TEST_PREFIX`` (default ``t``) starts it: engineers sharing a host tell
+    their labs apart by it."""
+    name = f"{os.environ.get('STACKLAB_TEST_PREFIX', 't')[:4]}{uuid.uuid4().hex[:6]}"
     ISSUED.add(name)
     return name
 

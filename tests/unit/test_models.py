@@ -16,7 +16,7 @@ from stacklab.scenario import FAULT_ACTIONS, Scenario
 DOCTESTED = ["lab.model", "lab.modelbase", "lab.problems", "lab.faultspec", "deployer.catalog",
              "deployer.model", "checks.catalog", "stacklab.scenario", "stacklab.yamlsrc", "stacklab.validate",
              "stacklab.runner.steps", "checks.ha_metrics", "lab.clock", "checks.registry", "checks.metrics",
-             "checks.cluster", "stacklab.runner.probes", "lab.backends"]
+             "checks.cluster", "stacklab.runner.probes", "lab.backends", "lab.backends.lxc.config"]
 
 
 @pytest.mark.parametrize("module", DOCTESTED)
@@ -124,3 +124,34 @@ def test_bench_ha_trials_are_valid_scenarios(fault: str) -> None:
     labels = [p.label for p in plan(trial_scenario(fault))]
     assert labels[0] == "check healthy" and labels[-2:] == ["heal all", "check healthy"]
     assert [m for m in METRICS if f"expect {m} max 1e+06" in labels] == list(METRICS)
+
+
+def test_weak_nodes_cpu_cap_and_standing_rates() -> None:
+    t = topo(nodes={"pi": {"count": 2, "networks": ["mgmt", "overlay"], "cpus": 0.5, "memory_mib": 1024,
+                           "rate_mbit": 100}},
+             links=[{"node": "pi2", "network": "overlay", "rate_mbit": 1000}])
+    assert [(n.cpus, n.memory_mib) for n in t.expand()] == [(0.5, 1024), (0.5, 1024)]
+    assert t.rates() == {("pi1", "mgmt"): 100.0, ("pi1", "overlay"): 100.0, ("pi2", "mgmt"): 100.0,
+                         ("pi2", "overlay"): 1000.0}
+    assert topo().rates() == {}
+
+
+@pytest.mark.parametrize("group", [{"cpus": 0.01}, {"cpus": 65}, {"rate_mbit": 0}, {"rate_mbit": -1}])
+def test_weak_nodes_out_of_range_are_refused(group: dict) -> None:
+    with pytest.raises(ValueError):
+        topo(nodes={"pi": {"networks": ["mgmt"], **group}})
+
+
+def test_lxc_config_caps_cpu_and_memory(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from lab.backends.base import NodeSpec
+    from lab.backends.lxc.config import render_config
+    from lab.image import Image
+
+    image = Image("h", Path("/img"), Path("/img/rootfs"), {})
+    text = render_config(NodeSpec("pi1", "pi1", "/run/netns/x", 1024, 0.5), image, Path("/n"))
+    assert "cpu.cfs_quota_us = 50000" in text or "cpu.max = 50000 100000" in text
+    assert str(1024 * 2**20) in text
+    plain = render_config(NodeSpec("ctl1", "ctl1", "/run/netns/x"), image, Path("/n"))
+    assert "cpu" not in plain.replace("lxc.arch", "")

@@ -23,6 +23,7 @@ LAB_ROOT = Path("/var/lib/stacklab")
 #: The environment of every command run in a node (lxc-attach --clear-env).
 NODE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
+CFS_PERIOD_US = 100_000  # the kernel's default period: a cap is enforced every 100 ms
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
@@ -100,4 +101,20 @@ def render_config(spec: NodeSpec, image: Image, ndir: Path) -> str:
     if spec.memory_mib:
         key = "lxc.cgroup.memory.limit_in_bytes" if host.memory_v1() else "lxc.cgroup2.memory.max"
         lines.append(f"{key} = {spec.memory_mib * 2**20}")
+    if spec.cpus:
+        lines += cpu_cap(spec.cpus, host.cpu_v1())
     return "\n".join(lines) + "\n"
+
+
+def cpu_cap(cpus: float, v1: bool) -> list[str]:
+    """Config lines capping a node at ``cpus`` cores of CPU time per 100 ms (CFS bandwidth).
+
+    >>> cpu_cap(0.5, v1=True)
+    ['lxc.cgroup.cpu.cfs_period_us = 100000', 'lxc.cgroup.cpu.cfs_quota_us = 50000']
+    >>> cpu_cap(0.25, v1=False)
+    ['lxc.cgroup2.cpu.max = 25000 100000']
+    """
+    quota = max(1000, round(cpus * CFS_PERIOD_US))  # the kernel refuses a quota below 1 ms
+    if v1:
+        return [f"lxc.cgroup.cpu.cfs_period_us = {CFS_PERIOD_US}", f"lxc.cgroup.cpu.cfs_quota_us = {quota}"]
+    return [f"lxc.cgroup2.cpu.max = {quota} {CFS_PERIOD_US}"]

@@ -138,6 +138,13 @@ def memory_v1() -> bool:
                    for ln in mounts)
 
 
+def cpu_v1() -> bool:
+    """True when the cpu controller is a cgroup v1 hierarchy (hybrid host)."""
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        return any(ln.split()[2] == "cgroup" and "cpu" in ln.split()[3].split(",")
+                   for ln in mounts)
+
+
 def tail(path: Path, lines: int = 25) -> str:
     """The last lines of a log file, or a note that it is missing."""
     try:
