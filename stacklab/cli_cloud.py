@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import engine
+from lab import state as labstate
 from lab.errors import LabError, UsageError
 from stacklab.cli_lab import need_root, say
 from stacklab.validate import REPO_LABS, validate_file
@@ -78,6 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario through pytest (one test item per step); results in the run dir."""
     import pytest
 
+    if args.lab:  # before the run dir or pytest: a bad --lab is a usage error, not a failed step
+        labstate.checked(args.lab)
     path = scenario_path(args.scenario)
     result = validate_file(path)
     for line in result.messages:

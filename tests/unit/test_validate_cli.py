@@ -94,3 +94,12 @@ def test_unknown_scenario_or_lab_name_exits_2_with_the_known_names(capsys: pytes
     assert "controller-failover" in err
     assert main(["up", "no-such-lab"]) == 2
     assert "no lab named 'no-such-lab'; labs: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lab", ["../x", "ha.ctl1", "a/b"])
+def test_run_refuses_a_hostile_lab_name_before_making_anything(lab: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    assert main(["run", "controller-failover", "--lab", lab, "--reuse", "--runs-dir", str(runs)]) == 2
+    assert capsys.readouterr().err.startswith(f"stacklab run: '{lab}' is not a valid lab name: ")
+    assert not runs.exists()
