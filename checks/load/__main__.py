@@ -38,22 +38,41 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:  # argparse reports it as a usage error (exit 2)
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    from checks.ha_run import prober
-    from checks.load.gates import LoadFigures
-    from checks.load.node import CEILING_RPS, LocustRun
+    """Exit 0 with the table, 2 on bad input (an unknown or invalid lab), 1 when the lab failed."""
+    from lab.errors import LabError, UsageError
 
     parser = argparse.ArgumentParser(prog="python -m checks.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("lab", help="a running, deployed lab (stacklab status)")
     parser.add_argument("--target", default="keystone", choices=sorted(TARGETS))
     parser.add_argument("--users", type=int, default=5, help="locust users (default 5)")
     parser.add_argument("--spawn-rate", type=float, default=5.0, help="users started per second (default 5)")
-    parser.add_argument("--run-time", default="30s", help="how long (default 30s; at most 30m)")
+    parser.add_argument("--run-time", default="30s", type=_duration, help="how long (default 30s; at most 30m)")
     parser.add_argument("--runs-dir", default="runs", type=Path)
     args = parser.parse_args(argv)
-    run_time = parse_duration(args.run_time)
-    if not 0 < run_time <= 1800 or not 1 <= args.users <= 200:
-        parser.error("--run-time must be within (0, 30m] and --users within [1, 200]")
+    run_time = args.run_time
+    if not 0 < run_time <= 1800 or not 1 <= args.users <= 200 or not 0 < args.spawn_rate <= 100:
+        parser.error("--run-time must be within (0, 30m], --users within [1, 200], --spawn-rate within (0, 100]")
+    try:
+        return baseline(args, run_time)
+    except LabError as e:  # a message, never a traceback (as the stacklab command)
+        print(f"python -m checks.load: {e}", file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
+
+
+def baseline(args: argparse.Namespace, run_time: float) -> int:
+    """Locust on the lab's client node for ``run_time``; print the table per request type."""
+    from checks.ha_run import prober
+    from checks.load.gates import LoadFigures
+    from checks.load.node import CEILING_RPS, LocustRun
+
     node = prober(args.lab)
     dest = args.runs_dir / f"load-{time.strftime('%Y%m%d-%H%M%S')}-{args.lab}-{args.target}"
     print(f"locust on {args.lab}/{node}: {args.target}, {args.users} users, {run_time:g} s ...", flush=True)

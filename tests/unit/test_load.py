@@ -168,3 +168,15 @@ def test_a_blip_after_the_heal_is_not_the_faults_outage() -> None:
     f = LoadFigures(events, fault=10.0, heal=20.0)
     assert f.outage_s == pytest.approx(3.9) and f.recovery_outage_s == pytest.approx(5.0)
     assert f.whole["failures"] == 31  # it still counts against the failure rate
+
+
+def test_the_baseline_command_refuses_bad_input_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    """`nox -s load -- LAB`: a hostile or unknown lab is a message and exit 2, never a traceback."""
+    from checks.load.__main__ import main
+
+    assert main(["../x"]) == 2
+    assert capsys.readouterr().err.startswith("python -m checks.load: '../x' is not a valid lab name: ")
+    for bad in (["ld1", "--run-time", "abc"], ["ld1", "--users", "0"], ["ld1", "--spawn-rate", "1000"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(bad)
+        assert exit_.value.code == 2 and "Traceback" not in capsys.readouterr().err
