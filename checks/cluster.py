@@ -68,6 +68,18 @@ def vip_holders(inv: Inventory, lab: LabRef | None = None) -> list[str]:
             if f" {inv.vip}/" in _run(lab, n, ["ip", "-4", "-o", "addr", "show"], 20).stdout]
 
 
+def vip_macs(inv: Inventory, lab: LabRef | None = None) -> dict[str, str]:
+    """``{MAC: node}`` of the running controllers' interfaces on the VIP's network: the VIP
+    prober's ARP samples name with it the node its traffic reaches (the report's holder panel)."""
+    lab = lab or inv.lab
+    out = {}
+    for node in answering(lab, inv.names("controller")):
+        done = _run(lab, node, ["cat", f"/sys/class/net/{inv.hosts[node].ifname(inv.vip_network)}/address"], 20)
+        if done.ok and done.stdout.strip():
+            out[done.stdout.strip()] = node
+    return out
+
+
 def vip_holder(inv: Inventory, lab: LabRef | None = None) -> str:
     """The one VIP holder; LabError when there is none or more than one."""
     holders = vip_holders(inv, lab)

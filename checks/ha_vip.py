@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.cluster import vip_holders
+from checks.cluster import vip_holders, vip_macs
 from checks.ha_metrics import Sample, Window, first_outage, rounded, touched_by_fault, windows
 from checks.ha_run import NodeProbe, ProbeClient, events, prober, samples, wait_until
 from checks.infra.base import open_lab
@@ -118,6 +118,7 @@ class VipProbe(ProbeClient):
         self.port, self.interval, self.tls = port, interval, tls
         self.probe = NodeProbe(lab, self.node, "vip", config, seconds)
         self.result: VipResult | None = None
+        self.labels = {"mac": vip_macs(self.cluster.inv, lab)}  # names for the report's VIP holder panel
 
     def wait_samples(self, count: int, timeout: float = 30) -> None:
         """Until ``count`` TCP samples exist (e.g. a baseline before the fault)."""

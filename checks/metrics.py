@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from checks.panels import Panel
 from lab.errors import LabError
 
 RECOVERY_TIMEOUT = 120.0  # an outage longer than this is reported as measured so far
@@ -46,6 +47,9 @@ class Family(abc.ABC):
     metrics: ClassVar[dict[str, Metric]]
     service: ClassVar[str]  # what it measures (deployer.catalog.SERVICES)
     fed_by_text: ClassVar[str] = "a fault step"  # what fed_by accepts, for validation messages
+    # How its raw samples are drawn in the report (checks.panels). The samples kept are the
+    # lines of ``live.probe`` (a ProbeClient's NodeProbe) and ``live.labels`` names values.
+    panels: ClassVar[tuple[Panel, ...]] = ()
 
     def __init__(self, ctx: ProbeContext) -> None:
         self.ctx = ctx
@@ -109,6 +113,8 @@ class Vip(Family):
     service = "keepalived"
     metrics: ClassVar[dict[str, Metric]] = {
         "vip_failover_s": Metric("s", "VIP unreachable from a lab node, first miss to first answer", True)}
+    panels = (Panel("VIP: TCP+TLS handshakes from the client", "tcp", "outcome"),
+              Panel("VIP holder (the client's ARP entry)", "arp", "state", field="mac"))
 
     def start(self) -> None:
         from checks.ha_vip import VipProbe
@@ -138,6 +144,7 @@ class Api(Family):
         "api_error_rate": Metric("ratio", "failed API requests / all API requests"),
         "api_latency_p95_s": Metric("s", "95th percentile API latency"),
     }
+    panels = (Panel("API: Keystone token requests through the VIP", "api", "outcome"),)
 
     def start(self) -> None:
         from checks.ha_api import ApiProbe
@@ -172,6 +179,7 @@ class Galera(DataChecker):
         "galera_writes_lost": Metric("count", "acknowledged writes missing after heal"),
         "galera_writes_duplicated": Metric("count", "sequence numbers present more than once"),
     }
+    panels = (Panel("Galera: acknowledged writes through the VIP", "w", "rate"),)
 
     def start(self) -> None:
         from checks.ha_galera import GaleraWriter
@@ -188,6 +196,7 @@ class Rabbit(DataChecker):
     service = "rabbitmq"
     metrics: ClassVar[dict[str, Metric]] = {
         "rabbit_messages_lost": Metric("count", "published and confirmed messages missing after heal")}
+    panels = (Panel("RabbitMQ: confirmed publishes", "pub", "rate"),)
 
     def start(self) -> None:
         from checks.ha_rabbit import RabbitChecker

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from lab.errors import LabError, UsageError
-from stacklab import cli_cloud, cli_fault, cli_lab, cli_node, cli_tempest
+from stacklab import cli_cloud, cli_fault, cli_lab, cli_node, cli_report, cli_tempest
 from stacklab.validate import validate_file
 
 
@@ -32,16 +32,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject), or 'unknown' from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("stacklab")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stacklab",
         description="Reproduce OpenStack cluster failure modes in a lab on one machine.",
     )
+    parser.add_argument("--version", action="version", version=f"stacklab {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("validate", help="check scenario and lab files; exit 0 valid, 2 invalid")
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario or lab YAML files")
     p.set_defaults(func=cmd_validate)
-    for module in (cli_lab, cli_cloud, cli_node, cli_fault, cli_tempest):
+    for module in (cli_lab, cli_cloud, cli_node, cli_fault, cli_tempest, cli_report):
         module.add_commands(sub)
     return parser
 

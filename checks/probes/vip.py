@@ -8,6 +8,12 @@ is a miss, not a success that splits the outage. A sample is ``{"k": "tcp"|"icmp
 "t": send time, "ok": bool, "lat": seconds, "err": str|None}``; attempts still open at
 the end are dropped.
 
+Which node the client's traffic reaches is in the probe node's ARP table: keepalived
+announces the VIP with gratuitous ARP when it moves, and every connect re-resolves a
+stale entry. Each fire reads ``/proc/net/arp`` (a small file, ≈ 20 µs) and a change of
+the VIP's hardware address is a sample ``{"k": "arp", "t", "ok": resolved, "lat": 0,
+"mac"}``; the host names the MACs (``checks.ha_vip``).
+
 With ``tls`` the TCP sample also includes a TLS handshake (unverified: only timed):
 a frozen node's kernel still completes TCP handshakes from its listen backlog, only a
 handshake proves haproxy itself answers. Sockets are closed with FIN, never RST: with
@@ -42,6 +48,21 @@ from probe_common import Run, error_text  # shipped beside this script
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 STALL_S = 0.1  # the loop wakes every interval (20 ms); a longer gap means we were not running
 TCP_SYN_SENT = 2  # linux/tcp_states.h; the first byte of struct tcp_info
+ARP_COMPLETE = 0x2  # ATF_COM in /proc/net/arp's flags: the entry is resolved
+
+
+def arp_entry(text: str, ip: str) -> tuple[str, bool] | None:
+    """(hardware address, resolved) of ``ip`` in ``/proc/net/arp``'s text, else None.
+
+    >>> arp_entry("IP address HW type Flags HW address Mask Device\\n"
+    ...           "10.0.0.5 0x1 0x2 0a:00:00:00:00:01 * mgmt0\\n", "10.0.0.5")
+    ('0a:00:00:00:00:01', True)
+    """
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 4 and cols[0] == ip:
+            return cols[3], bool(int(cols[2], 16) & ARP_COMPLETE)
+    return None
 
 
 def checksum(data: bytes) -> int:
@@ -93,6 +114,7 @@ class Prober:
         self.looked = time.monotonic()  # when the loop last took events
         self.stalls: list[tuple[float, float]] = []  # recent gaps between looks (from, to)
         self.unjudged = 0
+        self.mac: tuple[str, bool] | None = None  # the VIP's ARP entry as last seen
         if self.cfg.get("tls"):
             # Only the handshake is timed (proof haproxy itself answers): no verification.
             self.tls = ssl.create_default_context()
@@ -109,9 +131,21 @@ class Prober:
         prober may have been stopped since, and that is not the VIP's time."""
         self.run.emit({"k": kind, "t": t, "ok": ok, "lat": round(max(self.looked, t) - t, 6), "err": err})
 
+    def arp(self, t: float) -> None:
+        """A sample when the VIP's ARP entry changed (another node answers for it)."""
+        try:
+            with open("/proc/net/arp") as f:
+                entry = arp_entry(f.read(), self.cfg["vip"])
+        except OSError:
+            return
+        if entry is not None and entry != self.mac:
+            self.mac = entry
+            self.run.emit({"k": "arp", "t": t, "ok": entry[1], "lat": 0.0, "mac": entry[0]})
+
     def fire(self) -> None:
-        """Start one TCP connect and send one echo."""
+        """Start one TCP connect and send one echo; note who answers ARP for the VIP."""
         t = time.monotonic()
+        self.arp(t)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         code = sock.connect_ex((self.cfg["vip"], int(self.cfg["port"])))

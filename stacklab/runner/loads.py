@@ -19,6 +19,7 @@ from checks.cluster import select
 from checks.ha_run import prober
 from checks.load.gates import LoadFigures, judge
 from checks.load.node import LocustRun
+from checks.panels import Panel
 from lab.clock import let_pass
 from stacklab.runner.steps import ExpectationFailed
 from stacklab.scenario import LoadSpec
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 BASELINE_REQUESTS = 20  # good requests before a background load step returns
 END_GRACE = 60.0  # a foreground load may end this long after its run time (stop timeout, stats)
+# How a load's event log (t, type, lat, ok, err per request) is drawn in the report ({target}: its folder)
+LOAD_PANELS = (Panel("load {target}: requests and failures per second", "", "rate"),
+               Panel("load {target}: request latency", "", "outcome"))
 
 
 class Loads:

@@ -31,6 +31,7 @@ def wanted(expected: list[str]) -> list[str]:
 class ProbeSet:
     def __init__(self) -> None:
         self.live: dict[str, Family] = {}
+        self.done: dict[str, Family] = {}  # judged or stopped: their samples are the run's evidence
         self.metrics: dict[str, float | None] = {}
         self.figures: dict[str, Any] = {}
 
@@ -52,6 +53,7 @@ class ProbeSet:
             fam = self.live.pop(producer(name).name, None)
             if fam is None:
                 return None
+            self.done[fam.name] = fam
             metrics, figures = fam.judge()
             self.metrics.update(metrics)
             self.figures.update(figures)
@@ -60,8 +62,18 @@ class ProbeSet:
     def stop(self) -> None:
         """Stop whatever still runs (a failed run): no process may stay behind in a node."""
         for fam in list(self.live.values()):
+            self.done[fam.name] = fam
             fam.stop()
         self.live.clear()
+
+    def evidence(self) -> dict[str, tuple[Family, list[dict[str, Any]]]]:
+        """Each family that ran, with the raw lines its in-node probe wrote (empty when it
+        has no NodeProbe, or one never stopped: a run that failed before it)."""
+        out = {}
+        for name, fam in self.done.items():
+            probe = getattr(fam.live, "probe", None)
+            out[name] = (fam, list(getattr(probe, "lines", None) or []))
+        return out
 
     def all_metrics(self) -> dict[str, Any]:
         return {"values": self.metrics, "figures": self.figures}

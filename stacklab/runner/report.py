@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab import engine
+from stacklab.runner.evidence import keep_evidence, lab_drawing
 from stacklab.runner.loads import gate_lines
 
 if TYPE_CHECKING:
@@ -50,8 +52,10 @@ def claim_run_dir(runs_dir: Path, scenario: str) -> Path:
 
 
 def write_results(run: ScenarioRun) -> Path:
+    """result.json with the run's evidence (raw samples under samples/), then report.html."""
     out = run.run_dir()
     (out / "logs").mkdir(parents=True, exist_ok=True)
+    run.probes.stop()  # the steps are over: a family a failed run never judged still has samples
     errors = collect_journal_errors(run, out / "logs")
     result = {
         "scenario": run.scn.name, "summary": run.scn.summary, "source": run.scn.source, "file": str(run.path),
@@ -60,10 +64,46 @@ def write_results(run: ScenarioRun) -> Path:
         "verdict": "passed" if all(r.status == "passed" for r in run.results) else "failed",
         "steps": [asdict(r) for r in run.results], "metrics": run.probes.all_metrics(),
         "journal_errors": errors, "packages": package_versions(run),
+        "lab_drawing": lab_drawing(run), "services": service_states(run),
+        "evidence": keep_evidence(run, out),
     }
     (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
     print_verdict(run, result, out)
+    write_report(out, say=run.say)
     return out
+
+
+def write_report(out: Path, say: Callable[[str], None] = print) -> Path | None:
+    """report.html beside result.json; a report that cannot be drawn does not fail the run."""
+    from stacklab.report import render
+
+    try:
+        page = render(out)
+    except Exception as e:  # the verdict stands without the page; say why there is none
+        say(f"report: not written ({type(e).__name__}: {e}); try: stacklab report {out}")
+        return None
+    say(f"report: {page}")
+    return page
+
+
+def service_states(run: ScenarioRun) -> dict[str, dict[str, str]]:
+    """``{node: {unit: active|inactive|failed|...}}`` at the end of the steps, for every unit
+    the deployed components run there; a node that does not answer is ``{"*": "node down"}``."""
+    from checks.infra.common import expected_units
+
+    per_node: dict[str, list[str]] = {}
+    for node, unit in expected_units(run.checks_lab):
+        per_node.setdefault(node, []).append(unit)
+    states: dict[str, dict[str, str]] = {}
+    up = run.checks_lab.up(sorted(per_node))  # never exec into a frozen or stopped node
+    for node, units in sorted(per_node.items()):
+        if node not in up:
+            states[node] = {"*": "node down"}
+            continue
+        done = engine.run(run.lab, node, ["systemctl", "is-active", *units], timeout=30)
+        answers = done.stdout.split()
+        states[node] = dict(zip(units, answers, strict=False)) if len(answers) == len(units) else {"*": "node down"}
+    return states
 
 
 def collect_journal_errors(run: ScenarioRun, logs: Path) -> dict[str, int]:
