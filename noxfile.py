@@ -8,9 +8,11 @@ Figures:    bench (root), load (a baseline table from inside a running lab)
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.sessions = ["tests", "lint", "validate-scenarios"]
 nox.options.reuse_existing_virtualenvs = True
@@ -36,18 +38,40 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def nightly(session: nox.Session) -> None:
-    """The nightly tier (root): lab and e2e work too long for CI, marked `@pytest.mark.nightly`
-    (e.g. the full kill-anywhere sweep of tests/lab/test_kill_anywhere.py)."""
+    """The nightly run (root), `-- [--out DIR] [pytest args]`: the lab and e2e tests marked
+    `@pytest.mark.nightly` (too long for CI, e.g. the full kill-anywhere sweep), then the whole
+    scenario catalog grouped onto one lab per topology (stacklab/catalog.py). Into DIR (default
+    runs/nightly-TIME): junit-tests.xml, junit.xml (the catalog), index.html linking every run's
+    report, summary.txt; one exit code: failed when either failed."""
     install(session)
-    session.run("pytest", "tests/lab", "tests/e2e", "-m", "nightly", *session.posargs)
+    args = list(session.posargs)
+    out = f"runs/nightly-{time.strftime('%Y%m%d-%H%M%S')}"
+    if "--out" in args:
+        at = args.index("--out")
+        out = args[at + 1]
+        del args[at:at + 2]
+    failed = []
+    try:
+        session.run("pytest", "tests/lab", "tests/e2e", "-m", "nightly", f"--junitxml={out}/junit-tests.xml", *args)
+    except CommandFailed:
+        failed.append("the nightly test tier")
+    try:
+        session.run("python", "-m", "stacklab.catalog", "--out", out)
+    except CommandFailed:
+        failed.append("the scenario catalog (a failed expectation; see index.html)")
+    if failed:
+        session.error(f"{' and '.join(failed)} failed; results in {out}")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff and mypy on the packages."""
+    """ruff and mypy on the packages; the GitHub workflows against GitHub's workflow schema
+    (check-jsonschema's bundled copy: nothing is fetched; actionlint has no wheel here)."""
     install(session, "dev")
     session.run("ruff", "check", *PACKAGES, "tests", "noxfile.py")
     session.run("mypy")
+    workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
 
 
 @nox.session(name="validate-scenarios")
