@@ -77,9 +77,10 @@ class ScenarioFile(pytest.File):
                        reuse=self.config.getoption("reuse"), runs_dir=Path(self.config.getoption("runs_dir")),
                        lab_name=self.config.getoption("lab_name"), run_dir=self.config.getoption("run_dir"))
         self.run = ScenarioRun(self.path, result.model, result.topology, result.cloud, opts, say=_say)
-        for n, planned in enumerate(plan(result.model), start=1):
+        steps = plan(result.model)
+        for n, planned in enumerate(steps, start=1):
             name = f"{n:02d} {planned.label}" + (" (implicit)" if planned.implicit else "")
-            yield StepItem.from_parent(self, name=name, planned=planned)
+            yield StepItem.from_parent(self, name=name, planned=planned, position=(n, len(steps)))
 
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -93,9 +94,10 @@ class ScenarioInvalid(Exception):
 
 
 class StepItem(pytest.Item):
-    def __init__(self, *, planned: Planned, **kw: Any) -> None:
+    def __init__(self, *, planned: Planned, position: tuple[int, int] = (0, 0), **kw: Any) -> None:
         super().__init__(**kw)
         self.planned = planned
+        self.position = position  # (n, of): the progress line says where the scenario is
 
     @property
     def scenario_run(self) -> ScenarioRun:
@@ -113,7 +115,14 @@ class StepItem(pytest.Item):
             except Exception as e:
                 run.prepare_error = f"{type(e).__name__}: {e}"
                 raise
-        run.run(self.planned)
+        n, of = self.position
+        _say(f"step {n}/{of}: {self.planned.label} ...")
+        try:
+            run.run(self.planned)
+        finally:
+            last = run.results[-1] if run.results else None
+            if last is not None and last.label == self.planned.label:
+                _say(f"step {n}/{of}: {last.label}: {last.status} ({last.seconds:.1f} s)")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ExpectationFailed):

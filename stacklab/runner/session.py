@@ -16,7 +16,7 @@ from typing import Any
 
 from checks.cluster import select
 from checks.infra.base import Lab, Verdict, run_checks, suite
-from checks.metrics import ProbeContext
+from checks.metrics import ProbeContext, producer
 from deployer.deploy import deploy
 from deployer.inventory import from_state
 from deployer.model import Cloud
@@ -243,6 +243,9 @@ class ScenarioRun:
                                         f"but {'passed' if passed else 'failed'} ({problems})")
             return
         assert e.metric is not None
+        if e.metric not in self.probes.metrics:  # the first expect of a family stops and judges it
+            self.say(f"{e.metric}: judging the {producer(e.metric).name} probe (it waits, bounded, for the "
+                     "outage to end, or verifies the data on every node)")
         value = self.probes.metric(e.metric)
         res.figures[e.metric] = value
         res.bound = {k: v for k, v in (("min", e.min), ("max", e.max)) if v is not None}
