@@ -13,6 +13,7 @@ from lab import engine
 from lab import state as labstate
 from lab.errors import LabError, UsageError
 from stacklab.cli_lab import need_root, say
+from stacklab.suggest import did_you_mean
 from stacklab.validate import REPO_LABS, validate_file
 
 
@@ -46,7 +47,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     whole_suite = not args.names or args.names == ["healthy"]
     unknown = [] if whole_suite else [n for n in args.names if n not in checks()]
     if unknown:
-        raise UsageError(f"unknown check {', '.join(unknown)}; allowed: healthy, {', '.join(checks())}")
+        hint = did_you_mean(unknown[0], ["healthy", *checks()])
+        raise UsageError(f"unknown check {', '.join(unknown)}{hint}; allowed: healthy, {', '.join(checks())}")
     lab = open_lab(args.lab)
     verdicts = healthy(lab) if whole_suite else run_checks(args.names, lab)
     if args.json:
@@ -71,7 +73,8 @@ def scenario_path(ref: str) -> Path:
     path = REPO_LABS.parent / f"{ref}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in REPO_LABS.parent.glob("*.yaml")))
-        raise UsageError(f"no scenario named '{ref}'; scenarios: {known}")
+        hint = did_you_mean(ref, (p.stem for p in REPO_LABS.parent.glob("*.yaml")))
+        raise UsageError(f"no scenario named '{ref}'{hint}; scenarios: {known}")
     return path
 
 

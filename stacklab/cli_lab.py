@@ -21,6 +21,7 @@ from lab import engine, image
 from lab import state as labstate
 from lab.errors import LabError, UsageError
 from lab.model import Topology
+from stacklab.suggest import did_you_mean
 from stacklab.validate import REPO_LABS, validate_file
 
 
@@ -40,7 +41,8 @@ def load_topology(ref: str) -> tuple[str, Topology, str]:
         path = REPO_LABS / f"{ref}.yaml"
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in REPO_LABS.glob("*.yaml")))
-            raise UsageError(f"no lab named '{ref}'; labs: {known} (or give a lab or scenario file)")
+            hint = did_you_mean(ref, (p.stem for p in REPO_LABS.glob("*.yaml")))
+            raise UsageError(f"no lab named '{ref}'{hint}; labs: {known} (or give a lab or scenario file)")
     result = validate_file(path)
     for line in result.messages:
         print(line, file=sys.stderr)

@@ -103,3 +103,23 @@ def test_run_refuses_a_hostile_lab_name_before_making_anything(lab: str, tmp_pat
     assert main(["run", "controller-failover", "--lab", lab, "--reuse", "--runs-dir", str(runs)]) == 2
     assert capsys.readouterr().err.startswith(f"stacklab run: '{lab}' is not a valid lab name: ")
     assert not runs.exists()
+
+
+def test_validate_formats_for_ci(capsys: pytest.CaptureFixture[str]) -> None:
+    """--format json lists every finding with file, line and severity; github prints annotations."""
+    import json
+
+    bad = ROOT / "tests/unit/data/invalid/address-plan-exhausted.yaml"
+    sausage = ROOT / "scenarios/labs/sausage.yaml"
+    assert main(["validate", "--format", "json", str(bad), str(sausage)]) == 2
+    found = json.loads(capsys.readouterr().out)
+    want = (bad.with_suffix(".err").read_text().splitlines()[0]).split(":", 2)
+    assert found[0]["line"] == int(want[1]) and found[0]["severity"] == "error"
+    assert found[-1]["file"].endswith("sausage.yaml") and found[-1]["severity"] == "warning"
+    assert main(["validate", "--format", "github", str(sausage)]) == 0
+    assert capsys.readouterr().out.startswith(f"::warning file={sausage},line=14::topology.nodes: warning: ")
+
+
+def test_unknown_names_get_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "controler-failover"]) == 2
+    assert "did you mean 'controller-failover'" in capsys.readouterr().err
