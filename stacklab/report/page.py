@@ -72,22 +72,33 @@ def verdict_table(run: RunData) -> str:
 def timeline_section(run: RunData) -> str:
     facts = json.dumps(run.timeline(), indent=1).replace("</", "<\\/")
     moves = "; ".join(f"{m['from']} → {m['to']} at {m['t']:.2f} s" for m in run.timeline()["vip_moves"])
-    return (f'<h2>Timeline</h2><p class="muted">{escape(moves and "VIP moves: " + moves)}</p>'
+    evidence = run.result.get("evidence") or {}
+    lost = not_recorded("Samples", evidence) if "error" in evidence else ""
+    return lost + (f'<h2>Timeline</h2><p class="muted">{escape(moves and "VIP moves: " + moves)}</p>'
             f'<img id="timeline-image" alt="timeline of {escape(run.name)}" src="{data_uri(plots.timeline(run))}">'
             f'\n<script type="application/json" id="timeline">{facts}</script>')
+
+
+def not_recorded(title: str, part: Any) -> str:
+    """A part the run could not record (result.json holds ``{"error": ...}`` in its place)."""
+    return f'<h2>{escape(title)}</h2><p class="fail">not recorded: {escape(str(part.get("error")))}</p>'
 
 
 def lab_section(run: RunData) -> str:
     lab = run.result.get("lab_drawing")
     if not lab:
         return ""
+    if "error" in lab:
+        return not_recorded("The lab", lab)
     return f'<h2>The lab</h2><img alt="the lab" src="{data_uri(plots.lab_drawing(lab))}">'
 
 
 def services_section(run: RunData) -> str:
-    states: dict[str, dict[str, str]] = run.result.get("services") or {}
+    states: dict[str, Any] = run.result.get("services") or {}
     if not states:
         return ""
+    if "error" in states:
+        return not_recorded("Services at the end of the steps", states)
     rows = "".join(f"<tr><td>{escape(node)}</td><td>" + " ".join(
         f'<span class="{"pass" if s == "active" else "fail"}">{escape(u)}: {escape(s)}</span>'
         for u, s in units.items()) + "</td></tr>" for node, units in states.items())

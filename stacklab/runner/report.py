@@ -64,13 +64,22 @@ def write_results(run: ScenarioRun) -> Path:
         "verdict": "passed" if all(r.status == "passed" for r in run.results) else "failed",
         "steps": [asdict(r) for r in run.results], "metrics": run.probes.all_metrics(),
         "journal_errors": errors, "packages": package_versions(run),
-        "lab_drawing": lab_drawing(run), "services": service_states(run),
-        "evidence": keep_evidence(run, out),
+        "lab_drawing": extra(lab_drawing, run), "services": extra(service_states, run),
+        "evidence": extra(keep_evidence, run, out),
     }
     (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
     print_verdict(run, result, out)
     write_report(out, say=run.say)
     return out
+
+
+def extra(part: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """A part of result.json that only the report reads: its failure is noted there (and in the
+    page), never the reason a run has no result.json."""
+    try:
+        return part(*args)
+    except Exception as e:
+        return {"error": f"{part.__name__}: {type(e).__name__}: {e}"}
 
 
 def write_report(out: Path, say: Callable[[str], None] = print) -> Path | None:

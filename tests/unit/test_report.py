@@ -194,3 +194,13 @@ def test_a_run_keeps_every_probe_s_raw_lines(tmp_path: Path) -> None:
     assert [p["title"] for p in src["panels"]] == [p.title for p in FAMILIES["vip"].panels]
     load = index["sources"]["load/01-keystone"]
     assert load["lines"] == 1 and load["panels"][0]["title"].startswith("load keystone")
+
+
+def test_a_part_the_run_could_not_record_is_said_on_the_page(run_dir: Path) -> None:
+    result = result_of(run_dir)
+    for part in ("services", "lab_drawing", "evidence"):
+        result[part] = {"error": f"{part}: LabError: ctl2 did not answer"}
+    (run_dir / "result.json").write_text(json.dumps(result))
+    page = render(run_dir).read_text()
+    assert page.count("not recorded: ") == 3 and "ctl2 did not answer" in page
+    assert rows(page) and "id=\"timeline\"" in page
