@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproduce OpenStack cluster failure modes in a lab on one machine.",
     )
     parser.add_argument("--version", action="version", version=f"stacklab {version()}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only results and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("validate", help="check scenario and lab files; exit 0 valid, 2 invalid")
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario or lab YAML files")
@@ -83,11 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     for module in (cli_lab, cli_cloud, cli_node, cli_fault, cli_tempest, cli_report):
         module.add_commands(sub)
+    p = sub.add_parser("completion", help="print a shell completion script: source <(stacklab completion bash)")
+    p.add_argument("shell", choices=["bash"])
+    p.set_defaults(func=cmd_completion)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from stacklab.completion import bash
+    from stacklab.validate import REPO_LABS
+
+    print(bash(build_parser(), sorted(p.stem for p in REPO_LABS.parent.glob("*.yaml"))), end="")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    cli_lab.QUIET["on"] = args.quiet
     try:
         return int(args.func(args))
     except LabError as e:

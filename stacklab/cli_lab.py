@@ -24,9 +24,12 @@ from lab.model import Topology
 from stacklab.suggest import did_you_mean
 from stacklab.validate import REPO_LABS, validate_file
 
+QUIET = {"on": False}  # `stacklab --quiet`: no progress lines (CI logs keep results and errors)
+
 
 def say(line: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+    if not QUIET["on"]:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
 def need_root(what: str) -> None:

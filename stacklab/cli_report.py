@@ -21,7 +21,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.compare:
         if len(dirs) < 2:
             raise UsageError("--compare needs two run directories or more")
-        out, lines = report.compare(dirs, Path(args.output or "compare.html"))
+        out, lines = report.compare_runs(dirs, Path(args.output or "compare.html"))
         print("\n".join(lines))
         print(f"compare: {out}")
         return 0

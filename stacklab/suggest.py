@@ -1,6 +1,6 @@
 """"Did you mean" for a mistyped name (a scenario, lab, check, node, fault).
 
->>> did_you_mean("controler-failover", ["controller-failover", "controller-freeze"])
+>>> did_you_mean("controler-failover", ["controller-failover", "haproxy-backend-down"])
 " (did you mean 'controller-failover'?)"
 >>> did_you_mean("zzz", ["controller-failover"])
 ''

@@ -1,7 +1,7 @@
 """A run's report (``RUN_DIR/report.html``) and the comparison of runs, from run
 directories alone (``stacklab.runner.evidence`` documents what they hold).
 
->>> callable(render) and callable(compare)
+>>> callable(render) and callable(compare_runs)
 True
 """
 
@@ -17,7 +17,7 @@ def render(run_dir: Path) -> Path:
     return write(Path(run_dir))
 
 
-def compare(run_dirs: list[Path], out: Path) -> tuple[Path, list[str]]:
+def compare_runs(run_dirs: list[Path], out: Path) -> tuple[Path, list[str]]:
     """A page with the runs' figures side by side and their ratios; the table as text lines."""
     from stacklab.report.compare import write
 

@@ -17,7 +17,7 @@ from checks.panels import Panel
 from stacklab.catalog import Outcome, groups, merge_junit
 from stacklab.catalog_page import index_page
 from stacklab.cli import main
-from stacklab.report import compare, render
+from stacklab.report import compare_runs, render
 from stacklab.report.compare import ratio
 from tests.unit.report_checks import assert_self_contained, timeline_data
 
@@ -125,7 +125,7 @@ def test_compare_ratios(run_dir: Path, tmp_path: Path) -> None:
     base = result_of(run_dir)["metrics"]["values"]["vip_failover_s"]
     result["metrics"]["values"]["vip_failover_s"] = round(base / 10, 4)  # e.g. VRRPv3 advert 0.1
     (other / "result.json").write_text(json.dumps(result))
-    out, lines = compare([run_dir, other], tmp_path / "cmp.html")
+    out, lines = compare_runs([run_dir, other], tmp_path / "cmp.html")
     line = next(ln for ln in lines if ln.startswith("vip_failover_s "))
     assert line.split()[-1] == ratio(round(base / 10, 4), base) == "0.10×"
     page = out.read_text()
@@ -204,3 +204,24 @@ def test_a_part_the_run_could_not_record_is_said_on_the_page(run_dir: Path) -> N
     page = render(run_dir).read_text()
     assert page.count("not recorded: ") == 3 and "ctl2 did not answer" in page
     assert rows(page) and "id=\"timeline\"" in page
+
+
+@pytest.mark.parametrize("module", ["checks.panels", "stacklab.report", "stacklab.report.compare", "stacklab.suggest",
+                                    "stacklab.completion", "stacklab.cli"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_completion_lists_every_subcommand_and_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    from stacklab.completion import subparsers
+
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    from stacklab.cli import build_parser
+
+    assert all(f"        {name}) " in script for name in subparsers(build_parser()))
+    assert "controller-failover" in script and script.rstrip().endswith("complete -o default -F _stacklab stacklab")
