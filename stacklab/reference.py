@@ -56,8 +56,25 @@ def _loads() -> str:
     return "| load target | service | one user |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
 
 
+def _scenarios() -> str:
+    """The catalog: every scenario file with its lab, summary and what it expects."""
+    from stacklab.scenario import ExpectStep, Scenario
+    from stacklab.validate import REPO_LABS, validate_file
+
+    rows = []
+    for path in sorted(REPO_LABS.parent.glob("*.yaml")):
+        scn = validate_file(path).model
+        if not isinstance(scn, Scenario):
+            continue
+        expects = [f"`{e.metric}`" if e.metric else f"`{e.check}` {e.outcome}"
+                   for e in (s.expect for s in scn.steps if isinstance(s, ExpectStep))]
+        rows.append(f"| `{path.stem}` | {scn.lab or 'inline'} | {scn.summary} | {', '.join(dict.fromkeys(expects))} |")
+    return "| scenario | lab | what happens | expects |\n| --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+
+
 def tables() -> dict[str, str]:
-    return {"checks": _checks(), "metrics": _metrics(), "faults": _faults(), "loads": _loads()}
+    return {"checks": _checks(), "metrics": _metrics(), "faults": _faults(), "loads": _loads(),
+            "scenarios": _scenarios()}
 
 
 def render(text: str) -> str:
