@@ -32,7 +32,7 @@ def install(session: nox.Session, *extras: str) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tier (no root, seconds), then lab and e2e tiers (root; they skip themselves
     otherwise with the reason). Extra pytest arguments after `--`."""
-    install(session)
+    install(session, "libvirt")  # the libvirt backend's unit tests run on its test:///default driver
     session.run("pytest", "tests/unit", "tests/lab", "tests/e2e", "-m", "not nightly", *session.posargs)
 
 
@@ -43,7 +43,7 @@ def nightly(session: nox.Session) -> None:
     scenario catalog grouped onto one lab per topology (stacklab/catalog.py). Into DIR (default
     runs/nightly-TIME): junit-tests.xml, junit.xml (the catalog), index.html linking every run's
     report, summary.txt; one exit code: failed when either failed."""
-    install(session)
+    install(session, "libvirt")  # the VM boot test (tests/lab/test_libvirt_boot.py; `.ci/setup --libvirt`)
     args = list(session.posargs)
     out = f"runs/nightly-{time.strftime('%Y%m%d-%H%M%S')}"
     if "--out" in args:

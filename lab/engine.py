@@ -24,7 +24,7 @@ from typing import Any, Union
 from lab import backends, fabric, image, linkfaults, netns
 from lab import state as labstate
 from lab.backends import BACKENDS, DEFAULT
-from lab.backends.base import Backend, Completed, NodeSpec
+from lab.backends.base import Backend, Completed, NodeNic, NodeSpec
 from lab.errors import LabError, UsageError
 from lab.model import Topology, address_plan
 
@@ -120,12 +120,29 @@ def _bring_up(st: labstate.LabState, topo: Topology, be: Backend, img: image.Ima
         progress(f"lab {st.lab}: standing link rates on {', '.join(shaped)}")
     t1 = time.monotonic()
     progress(f"lab {st.lab}: fabric with {len(topo.networks)} networks wired in {t1 - t0:.2f} s")
-    specs = [NodeSpec(n.name, n.name, fabric.node_netns(st.lab, n.name), n.memory_mib, n.cpus) for n in topo.expand()]
+    specs = node_specs(st.lab, topo)
     be.up(st.lab, specs, img, timeout=boot_timeout)
     progress(f"lab {st.lab}: {len(specs)} nodes booted in {time.monotonic() - t1:.2f} s")
     hosts = hosts_file(st)
     for spec in specs:
         be.run(st.lab, spec.name, ["/bin/sh", "-c", "cat > /etc/hosts"], input=hosts, timeout=30)
+
+
+def node_specs(lab: str, topo: Topology) -> list[NodeSpec]:
+    """What the backend boots: each node with its namespace, memory and planned NICs."""
+    atts = fabric_plan(lab, topo).attachments
+    return [NodeSpec(n.name, n.name, fabric.node_netns(lab, n.name), n.memory_mib, n.cpus,
+                     tuple(NodeNic(a.network, a.ifname, a.address, a.mtu) for a in atts if a.node == n.name))
+            for n in topo.expand()]
+
+
+def dry_run(lab: str, topo: Topology, *, packages: list[str], backend: str) -> dict[str, str]:
+    """What ``up`` would have the backend define (file name -> text); builds, wires and
+    starts nothing (the image is named by its hash, not built)."""
+    labstate.checked(lab)
+    path = image.DEFAULT_CACHE / image.image_hash(packages)
+    img = image.Image(path.name, path, path / "rootfs", {})
+    return get_backend(backend).describe(lab, node_specs(lab, topo), img)
 
 
 def hosts_file(st: labstate.LabState) -> str:

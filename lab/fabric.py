@@ -177,20 +177,38 @@ def _attach(fab: IPRoute, ipr: IPRoute, lab: str, net: NetworkPlan, att: Attachm
     port = port_name(att.node, att.network)
     fab.link("add", ifname=port, kind="veth",
              peer={"ifname": att.ifname, "net_ns_fd": netns.ns_name(lab, att.node)})
-    index = fab.link_lookup(ifname=port)[0]
-    alias = (f"{_ALIAS_TAG} node={att.node} net={att.network} if={att.ifname} "
-             f"mtu={att.mtu} addr={att.address}" + (f" rate={att.rate_mbit:g}" if att.rate_mbit else ""))
-    # The fabric end has the network's MTU: a node whose own MTU is larger sees its big
-    # frames dropped silently at the veth, exactly like a too-small underlay. The group
-    # lets destroy delete all ports in one batch (one RCU grace period, not one each).
-    fab.link("set", index=index, ifalias=alias, mtu=net.mtu, group=PORT_GROUP,
-             master=fab.link_lookup(ifname=bridge_name(net.name))[0])
-    fab.link("set", index=index, state="up")
+    _plug(fab, fab.link_lookup(ifname=port)[0], net.name, net.mtu, att, "up")
     addr, _, prefix = att.address.partition("/")
     node_index = ipr.link_lookup(ifname=att.ifname)[0]
     ipr.link("set", index=node_index, mtu=att.mtu)
     ipr.addr("add", index=node_index, address=addr, prefixlen=int(prefix or 32))
     ipr.link("set", index=node_index, state="up")
+
+
+def _plug(fab: IPRoute, index: int, network: str, wire_mtu: int, att: Attachment, state: str) -> None:
+    """Make link ``index`` the fabric-side port of ``att``: alias, MTU, group, bridge, state."""
+    alias = (f"{_ALIAS_TAG} node={att.node} net={att.network} if={att.ifname} "
+             f"mtu={att.mtu} addr={att.address}" + (f" rate={att.rate_mbit:g}" if att.rate_mbit else ""))
+    # The fabric end has the network's MTU: a node whose own MTU is larger sees its big
+    # frames dropped silently at the veth, exactly like a too-small underlay. The group
+    # lets destroy delete all ports in one batch (one RCU grace period, not one each).
+    fab.link("set", index=index, ifalias=alias, mtu=wire_mtu, group=PORT_GROUP,
+             master=fab.link_lookup(ifname=bridge_name(network))[0])
+    fab.link("set", index=index, state=state)
+
+
+def adopt_port(lab: str, att: Attachment, ifname: str, state: str = "up") -> None:
+    """Make ``ifname``, already in the fabric namespace (a VM's tap), the port of ``att``
+    under the port's usual name, replacing a veth the fabric made for it: faults, heal and
+    destroy then find it like any other port."""
+    port = port_name(att.node, att.network)
+    with netns.rtnl(lab, FABRIC) as fab:
+        if ifname != port:
+            for old in fab.link_lookup(ifname=port):
+                fab.link("del", index=old)
+            fab.link("set", index=fab.link_lookup(ifname=ifname)[0], ifname=port)
+        bridge = fab.get_links(fab.link_lookup(ifname=bridge_name(att.network))[0])[0]
+        _plug(fab, fab.link_lookup(ifname=port)[0], att.network, bridge.get_attr("IFLA_MTU"), att, state)
 
 
 def ports(lab: str) -> list[Port]:

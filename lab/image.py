@@ -98,7 +98,7 @@ def build_image(packages: list[str], *, suite: str = "bookworm",
     try:
         manifest = _build_into(tmp, digest, suite, sorted(set(packages)), cache_dir, say)
     except BaseException:
-        _kill_chroot_procs(tmp / "rootfs")
+        kill_chroot_procs(tmp / "rootfs")
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     manifest["build_seconds"] = round(time.monotonic() - start, 1)
@@ -123,12 +123,12 @@ def _build_into(tmp: Path, digest: str, suite: str, packages: list[str],
     wanted = recipe.BASELINE + packages
     say(f"image {digest}: apt-get install {len(wanted)} packages "
         f"({len(recipe.BASELINE)} baseline + {len(packages)} requested)")
-    _chroot(rootfs, debs / "apt", recipe.install_script(suite, wanted),
+    chroot_script(rootfs, debs / "apt", recipe.install_script(suite, wanted),
             label="apt-get install", say=say, log=log)
     say(f"image {digest}: configure for container boot (disable units, masks, ids)")
-    out = _chroot(rootfs, debs / "apt", recipe.configure_script(),
+    out = chroot_script(rootfs, debs / "apt", recipe.configure_script(),
                   label="configure image", say=say, log=log)
-    _kill_chroot_procs(rootfs)
+    kill_chroot_procs(rootfs)
     recipe.finish(rootfs)
     disabled = sorted({ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("disabled ")})
     say(f"image {digest}: disabled {len(disabled)} units; measuring size")
@@ -141,9 +141,10 @@ def _build_into(tmp: Path, digest: str, suite: str, packages: list[str],
     }
 
 
-def _chroot(rootfs: Path, apt_cache: Path, script: str, *, label: str, say: Progress,
-            log: Path) -> str:
-    """Run ``script`` with /bin/sh inside the rootfs, in a private mount namespace."""
+def chroot_script(rootfs: Path, apt_cache: Path, script: str, *, label: str, say: Progress,
+                  log: Path) -> str:
+    """Run ``script`` with /bin/sh inside the rootfs, in a private mount namespace (with
+    /proc, a private /dev and ``apt_cache`` as apt's archive dir); its output."""
     argv = ["unshare", "--mount", "--propagation", "private", "--",
             "/bin/sh", "-euc", recipe.CHROOT_SH, "chroot-sh", str(rootfs), str(apt_cache),
             script]
@@ -215,11 +216,11 @@ def _remove_stale_builds(cache_dir: Path) -> None:
     for path in cache_dir.glob(".*-*-*"):
         pid = path.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not pid_alive(int(pid)):
-            _kill_chroot_procs(path / "rootfs")
+            kill_chroot_procs(path / "rootfs")
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _kill_chroot_procs(rootfs: Path) -> None:
+def kill_chroot_procs(rootfs: Path) -> None:
     """Kill processes whose root is this rootfs (a postinst may leave a daemon behind)."""
     target = str(rootfs)
     for entry in Path("/proc").iterdir():

@@ -57,8 +57,10 @@ def load_topology(ref: str) -> tuple[str, Topology, str]:
 
 def cmd_up(args: argparse.Namespace) -> int:
     default_name, topo, source = load_topology(args.lab)  # a bad file is reported without root, too
-    need_root("up")
     name = args.name or default_name
+    if args.dry_run or args.xml_dir:
+        return _dry_run(args, name, topo)
+    need_root("up")
     if args.reuse and (old := labstate.load(name)) is not None:
         if old.phase == "up" and old.topology_hash == engine.topology_hash(topo):
             say(f"lab {name}: already up with this topology; reusing it")
@@ -68,6 +70,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     st = engine.up(name, topo, packages=image_packages(), backend=args.backend, source=source, progress=say)
     say(f"lab {name}: up with {len(st.nodes)} nodes: {', '.join(st.nodes)}")
     say(f"next: stacklab status {name} | stacklab shell --lab {name} NODE | stacklab down {name}")
+    return 0
+
+
+def _dry_run(args: argparse.Namespace, name: str, topo: Topology) -> int:
+    """`up --dry-run --xml-dir DIR`: every definition the backend would make, written to DIR."""
+    if not (args.dry_run and args.xml_dir):
+        raise UsageError("--dry-run and --xml-dir go together: "
+                         "stacklab up LAB --backend libvirt --dry-run --xml-dir DIR")
+    files = engine.dry_run(name, topo, packages=image_packages(), backend=args.backend)
+    out = Path(args.xml_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for fname, text in sorted(files.items()):
+        (out / fname).write_text(text)
+        say(f"lab {name}: would define {fname} -> {out / fname}")
+    say(f"lab {name}: dry run, nothing built or started ({len(files)} definitions in {out})")
     return 0
 
 
@@ -132,6 +149,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--name", help="lab name on this host (default: the lab's name)")
     p.add_argument("--backend", default=engine.DEFAULT, choices=sorted(engine.BACKENDS))
     p.add_argument("--reuse", action="store_true", help="a lab of that name and topology already up is fine")
+    p.add_argument("--dry-run", action="store_true", help="write what the backend would define (with --xml-dir); "
+                   "build and start nothing")
+    p.add_argument("--xml-dir", metavar="DIR", help="where --dry-run writes the definitions (libvirt: domain XML)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="remove a lab completely (works after a crash too)")
     p.add_argument("name", nargs="?", metavar="NAME")

@@ -5,7 +5,7 @@ imports one: it asks for a ``Backend`` by name and talks to the interface in
 ``lab.backends.base``. Adding a backend is its package plus one line here.
 
 >>> sorted(BACKENDS)
-['lxc']
+['libvirt', 'lxc']
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from lab.backends.base import Backend
 from lab.errors import UsageError
 
 BACKENDS = {"lxc": "lab.backends.lxc:LxcBackend"}  # name -> "module:Class"
+BACKENDS["libvirt"] = "lab.backends.libvirt:LibvirtBackend"
 DEFAULT = "lxc"
 
 

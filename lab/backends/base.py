@@ -32,10 +32,23 @@ import dataclasses
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from lab.errors import UsageError
 from lab.image import Image
 
 PowerAction = Literal["off", "on", "freeze", "thaw"]
 NodeState = Literal["running", "stopped", "frozen", "absent"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeNic:
+    """One planned interface of a node. Containers get theirs from the fabric (a veth end
+    in their namespace); a backend whose nodes have their own kernel (VMs) configures
+    them inside the node and puts its own ports on the fabric's bridges."""
+
+    network: str
+    ifname: str
+    address: str  # CIDR
+    mtu: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +66,7 @@ class NodeSpec:
     netns_path: Path | str | None = None
     memory_mib: int | None = None
     cpus: float | None = None
+    nics: tuple[NodeNic, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +158,11 @@ class Backend(Console):
               timeout: float = 60.0) -> None:
         """off = hard stop (like pulling the plug), on = boot again and wait for
         systemd, freeze/thaw = suspend/resume every process of the node."""
+
+    def describe(self, lab: str, nodes: list[NodeSpec], image: Image) -> dict[str, str]:
+        """What ``up`` would define for ``nodes``, as files (name -> text), creating and
+        starting nothing (``stacklab up --dry-run``). Only backends that define things have it."""
+        raise UsageError(f"the {self.name} backend defines nothing to show; --dry-run needs --backend libvirt")
 
     @abc.abstractmethod
     def labs(self) -> set[str]:
