@@ -140,9 +140,10 @@ def bench(session: nox.Session) -> None:
     bench healthy/degraded/rate-limited) and HA (VIP failover VRRPv2/advert 1 vs VRRPv3/
     advert 0.1, API downtime and MTTR for power-off vs Keystone stop vs freeze; ~25 min), load
     (locust token issue through the VIP vs one controller, during a VIP-holder power-off,
-    locust's own ceiling on one node)."""
-    install(session)
+    locust's own ceiling on one node), VM vs container nodes (boot time, RAM per node)."""
+    install(session, "libvirt")
     session.run("python", "-m", "tests.bench.bench_lab", *session.posargs)
+    session.run("python", "-m", "tests.bench.bench_libvirt")  # VM vs container nodes (3 and 5 nodes)
     session.run("python", "-m", "tests.bench.bench_deploy")
     session.run("python", "-m", "tests.bench.bench_ceph")
     session.run("python", "-m", "tests.bench.bench_ha")

@@ -18,7 +18,7 @@ def leftovers(prefix: str) -> list[str]:
     found: list[str] = []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     found += [f"netns {ln.split()[0]}" for ln in netns.splitlines() if ln.startswith(f"sl-{prefix}")]
-    for root in (Path("/var/lib/stacklab"), Path("/run/stacklab")):
+    for root in (Path("/var/lib/stacklab"), Path("/run/stacklab"), Path("/var/lib/stacklab-vm")):
         if root.is_dir():
             found += [f"dir {p}" for p in root.iterdir() if p.name.lstrip(".").startswith(prefix)]
     with open("/proc/self/mounts", encoding="utf-8") as mounts:
@@ -27,6 +27,9 @@ def leftovers(prefix: str) -> list[str]:
     found += [f"cgroup {p}" for p in _cgroups(f"sl-{prefix}")]
     found += [f"process {pid} {cmd}" for pid, cmd in _processes(f"sl-{prefix}")]
     found += [f"veth/bridge {name}" for name in _root_links(f"sl-{prefix}")]
+    found += [f"tap {name}" for name in _root_links(f"slvm lab={prefix}")]  # a VM's tap (by ifalias)
+    for libvirt_dir in (Path("/etc/libvirt/qemu"), Path("/run/libvirt/qemu")):
+        found += [f"libvirt {p}" for p in libvirt_dir.glob(f"sl-{prefix}*")] if libvirt_dir.is_dir() else []
     return found
 
 
@@ -59,5 +62,5 @@ def _processes(name: str) -> list[tuple[int, str]]:
 
 
 def _root_links(name: str) -> list[str]:
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
+    links = subprocess.run(["ip", "-o", "-d", "link"], capture_output=True, text=True, check=False).stdout
     return [ln.split(":")[1].strip() for ln in links.splitlines() if name in ln]

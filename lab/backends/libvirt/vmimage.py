@@ -75,7 +75,8 @@ def ensure_vm_image(img: image.Image, say: Say) -> VmImage:
         return vm
     for stale in img.path.glob(".tmp-vm-*-*"):
         pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):  # a build that was killed
+            image.kill_chroot_procs(stale / "rootfs")
             shutil.rmtree(stale, ignore_errors=True)
     tmp = img.path / f".tmp-vm-{vm.hash}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
