@@ -8,14 +8,19 @@ CPU: booting Debian under TCG on a shared 2-core host takes ~1-3 minutes per lab
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from lab import engine, linkfaults
 from lab.model import Topology
-from tests.lab.conftest import SERVICE_PACKAGES, require_root
+from tests.lab.conftest import ROOT, SERVICE_PACKAGES, cli, require_root, wait_for
 from tests.lab.leaks import leftovers
 
 pytestmark = [pytest.mark.root, pytest.mark.nightly]
@@ -75,3 +80,28 @@ def test_three_vms_ping_across_two_networks_and_leave_nothing(lab_name: str) -> 
     finally:
         engine.down(lab_name)
     assert leftovers(lab_name) == []
+
+
+@pytest.mark.parametrize("point", ["tap", "domain"])
+def test_sigkill_mid_up_then_down_leaves_nothing(point: str, lab_name: str, tmp_path: Path) -> None:
+    """SIGKILL `stacklab up --backend libvirt` when the first tap exists in the root namespace
+    (before libvirt opened it) or when the first VM runs (mid-boot); `down` removes it all."""
+    require_libvirt()
+    lab_file = ROOT / "scenarios/labs/control.yaml"  # killed before any VM finished booting
+    seen = {"tap": lambda: f"slvm lab={lab_name} " in _root_links(),
+            "domain": lambda: any(Path("/run/libvirt/qemu").glob(f"sl-{lab_name}.*.pid"))}[point]
+    with (tmp_path / "up.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "stacklab.cli", "up", str(lab_file), "--name", lab_name,
+                                 "--backend", "libvirt"], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            wait_for(lambda: seen() or proc.poll() is not None, 900, f"{point} of {lab_name}", interval=0.01)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert cli("down", lab_name).returncode == 0
+    assert leftovers(lab_name) == [], (tmp_path / "up.log").read_text()[-2000:]
+
+
+def _root_links() -> str:
+    return subprocess.run(["ip", "-o", "-d", "link"], capture_output=True, text=True, check=False).stdout
