@@ -132,7 +132,8 @@ def node_specs(lab: str, topo: Topology) -> list[NodeSpec]:
     """What the backend boots: each node with its namespace, memory and planned NICs."""
     atts = fabric_plan(lab, topo).attachments
     return [NodeSpec(n.name, n.name, fabric.node_netns(lab, n.name), n.memory_mib, n.cpus,
-                     tuple(NodeNic(a.network, a.ifname, a.address, a.mtu) for a in atts if a.node == n.name))
+                     tuple(NodeNic(a.network, a.ifname, a.address, a.mtu, a.rate_mbit)
+                           for a in atts if a.node == n.name))
             for n in topo.expand()]
 
 

@@ -85,9 +85,10 @@ def link_rate(lab: str, node: str, network: str, mbit: float | None) -> None:
     _shape(lab, find_port(lab, node, network), mbit)
 
 
-def standing_rates(lab: str) -> list[str]:
-    """Shape every link whose plan has a standing rate; the links shaped (``node/net``)."""
-    shaped = [p for p in ports(lab) if p.rate_mbit]
+def standing_rates(lab: str, node: str | None = None) -> list[str]:
+    """Shape every link (of ``node``, or all) whose plan has a standing rate; the links
+    shaped (``node/net``)."""
+    shaped = [p for p in ports(lab) if p.rate_mbit and node in (None, p.node)]
     for port in shaped:
         _shape(lab, port, None)
     return [f"{p.node}/{p.network}" for p in shaped]

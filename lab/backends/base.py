@@ -49,6 +49,7 @@ class NodeNic:
     ifname: str
     address: str  # CIDR
     mtu: int
+    rate_mbit: float | None = None  # standing rate of the link (shaped on the fabric side)
 
 
 @dataclasses.dataclass(frozen=True)

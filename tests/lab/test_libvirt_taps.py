@@ -5,7 +5,7 @@ The test holds the tap's file descriptor exactly as qemu does (``TUNSETIFF`` on
 and speaks ARP through it to a container-style node on the same bridge. It proves what
 the libvirt backend relies on: the descriptor keeps working after the tap moved into the
 fabric namespace, a link fault on the port cuts it, and a power cycle's move out and back
-in keeps a ``link_down`` in force.
+in keeps a ``link_down`` in force and the link's standing rate (tbf) shaped.
 """
 
 from __future__ import annotations
@@ -54,13 +54,18 @@ def arp_answered(fd: int, mac: str, src: bytes, dst: bytes) -> bool:
     return False
 
 
+def tc_qdiscs(lab: str, dev: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", f"sl-{lab}.fab", "tc", "qdisc", "show", "dev", dev],
+                          capture_output=True, text=True, check=True).stdout
+
+
 def test_tap_fd_survives_the_move_and_link_faults_act_on_it(lab_name: str) -> None:
     require_netns()
     plan = fabric.FabricPlan(lab_name, [fabric.NetworkPlan("m", 1500)], ["a", "b"],
-                             [fabric.Attachment("a", "m", "m0", "10.66.0.1/24", 1500),
+                             [fabric.Attachment("a", "m", "m0", "10.66.0.1/24", 1500, rate_mbit=100),
                               fabric.Attachment("b", "m", "m0", "10.66.0.2/24", 1500)])
     nic = domxml.Nic("m", "m0", "10.66.0.1/24", 1500, domxml.mac_address(lab_name, "a", "m"),
-                     domxml.tap_name(lab_name, "a", "m"))
+                     domxml.tap_name(lab_name, "a", "m"), rate_mbit=100)
     here, there = bytes([10, 66, 0, 1]), bytes([10, 66, 0, 2])
     fabric.build(plan)
     try:
@@ -71,6 +76,7 @@ def test_tap_fd_survives_the_move_and_link_faults_act_on_it(lab_name: str) -> No
         port = fabric.find_port(lab_name, "a", "m")  # the tap, under the port's name
         assert port.name == fabric.port_name("a", "m")
         assert arp_answered(fd, nic.mac, here, there)
+        assert port.rate_mbit == 100 and "tbf" in tc_qdiscs(lab_name, port.name), "the standing rate"
         linkfaults.link_down(lab_name, "a", "m")
         assert not arp_answered(fd, nic.mac, here, there)
         os.close(fd)  # power off: qemu is gone; power on: out to the root namespace and back
@@ -81,6 +87,7 @@ def test_tap_fd_survives_the_move_and_link_faults_act_on_it(lab_name: str) -> No
         assert not arp_answered(fd, nic.mac, here, there), "link_down must hold across a power cycle"
         linkfaults.link_up(lab_name, "a", "m")
         assert arp_answered(fd, nic.mac, here, there)
+        assert "tbf" in tc_qdiscs(lab_name, port.name), "the standing rate survives the power cycle"
         os.close(fd)
     finally:
         fabric.destroy(lab_name)

@@ -46,7 +46,7 @@ def test_every_domain_xml_of_every_lab_validates(lab_file: Path, tmp_path: Path)
 
 
 def _spec(node: str = "ctl1") -> NodeSpec:
-    return NodeSpec(node, node, None, 512, (NodeNic("mgmt", "mgmt0", "10.0.0.11/24", 1500),
+    return NodeSpec(node, node, None, 512, nics=(NodeNic("mgmt", "mgmt0", "10.0.0.11/24", 1500),
                                              NodeNic("overlay", "ovl0", "10.1.0.11/24", 1450)))
 
 

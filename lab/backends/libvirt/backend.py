@@ -16,7 +16,7 @@ bridges (:mod:`.taps`), the disk identity through :mod:`.disk`.
 Example::
 
     be = LibvirtBackend()
-    be.up("demo", [NodeSpec("n1", "n1", None, 1024, (NodeNic("mgmt", "mgmt0", "10.0.0.1/24", 1500),))], img)
+    be.up("demo", [NodeSpec("n1", "n1", None, 1024, nics=(NodeNic("mgmt", "mgmt0", "10.0.0.1/24", 1500),))], img)
     be.run("demo", "n1", ["hostname"]).stdout    # 'n1\\n'
 """
 
@@ -112,7 +112,7 @@ class LibvirtBackend(Backend):
     def _domain(self, lab: str, spec: NodeSpec, vm: Any) -> domxml.Domain:
         ndir = domxml.node_dir(lab, spec.name)
         nics = tuple(domxml.Nic(n.network, n.ifname, n.address, n.mtu, domxml.mac_address(lab, spec.name, n.network),
-                                domxml.tap_name(lab, spec.name, n.network)) for n in spec.nics)
+                                domxml.tap_name(lab, spec.name, n.network), n.rate_mbit) for n in spec.nics)
         return domxml.Domain(lab, spec.name, spec.memory_mib or domxml.DEFAULT_MEMORY_MIB, self.accel,
                              ndir / "disk.qcow2", vm.kernel, vm.initrd, ndir / "console.log", nics)
 

@@ -43,6 +43,7 @@ class Nic:
     mtu: int
     mac: str
     tap: str  # the host-side tap's name while libvirt opens it
+    rate_mbit: float | None = None  # standing rate, shaped on the fabric side like a veth's
 
 
 @dataclasses.dataclass(frozen=True)

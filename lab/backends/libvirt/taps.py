@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from lab import fabric, netns
+from lab import fabric, linkfaults, netns
 from lab.backends.libvirt.domxml import Nic
 from lab.errors import LabError
 from lab.netns import FABRIC
@@ -81,8 +81,10 @@ def plug(lab: str, node: str, nics: Iterable[Nic], addresses: dict[str, str],
                 raise LabError(f"tap {nic.tap} of {node}/{nic.network} vanished before it was plugged in")
             ipr.link("set", index=found[0], state="down")
             ipr.link("set", index=found[0], net_ns_fd=netns.ns_name(lab, FABRIC))
-        att = fabric.Attachment(node, nic.network, nic.ifname, addresses[nic.network], nic.mtu)
+        att = fabric.Attachment(node, nic.network, nic.ifname, addresses[nic.network], nic.mtu, nic.rate_mbit)
         fabric.adopt_port(lab, att, nic.tap, states.get(nic.network, "up"))
+    # A moved device loses its qdiscs: the node's standing rates are shaped again.
+    linkfaults.standing_rates(lab, node)
 
 
 def remove_leftovers(lab: str) -> list[str]:
