@@ -249,6 +249,18 @@ def run(lab: LabRef, node: str, argv: list[str], **kw: Any) -> Completed:
     return open_lab(lab).run(node, argv, **kw)
 
 
+def _memory_mib(bes: list[Backend], lab: str, node: str) -> int | None:
+    """A running node's memory use (its cgroup's), MiB; None when no backend can say."""
+    for be in bes:
+        try:
+            used = be.memory_bytes(lab, node)
+        except OSError:  # its cgroup went away while we read (a concurrent down)
+            used = None
+        if used is not None:
+            return round(used / 2**20)
+    return None
+
+
 def status(lab: str) -> dict[str, Any]:
     """What ``stacklab status --json`` prints: the lab and each node's state and addresses.
 
@@ -270,7 +282,8 @@ def status(lab: str) -> dict[str, Any]:
         live = {}  # a namespace vanished while we looked (a concurrent down)
     planned = st.nodes if st else {name: {"roles": [], "addresses": {}} for name in sorted({*states, *live})}
     nodes = [{"name": name, "state": states.get(name, "absent"), "roles": node["roles"],
-              "addresses": node["addresses"], "live_addresses": live.get(name, {})}
+              "addresses": node["addresses"], "live_addresses": live.get(name, {}),
+              "memory_mib": _memory_mib(bes, lab, name) if states.get(name) == "running" else None}
              for name, node in planned.items()]
     made = {"namespaces": len(netns.list_lab_ns(lab)), "containers": len(states),
             "running": sum(1 for s in states.values() if s == "running")}

@@ -111,9 +111,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no stacklab lab on this host")
     for rep in reports:
         print(f"lab {rep['lab']} ({rep['backend']}, {rep['phase']}, from {rep['source']})")
+        print(f"  {'node':<10} {'state':<8} {'roles':<24} {'memory':>8}  addresses")
         for node in rep["nodes"]:
             addrs = " ".join(f"{net}={a}" for net, a in node["addresses"].items())
-            print(f"  {node['name']:<8} {node['state']:<8} {','.join(node['roles']) or '-':<24} {addrs}")
+            mem = f"{node['memory_mib']} MiB" if node.get("memory_mib") is not None else "-"
+            print(f"  {node['name']:<10} {node['state']:<8} {','.join(node['roles']) or '-':<24} {mem:>8}  {addrs}")
         for fault in rep["faults"]:
             print(f"  fault: {fault}")
         if rep["phase"] != "up":  # a killed or failed run: say what exists and how it goes away
