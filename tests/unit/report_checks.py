@@ -33,7 +33,8 @@ def screenshot(page: Path, dest: Path) -> Path:
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed (bash .ci/setup installs it)"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
             # any fetch would fail: the proxy goes nowhere, and the page needs none
             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
             f"--screenshot={dest}", "--window-size=1280,2400", page.resolve().as_uri()]

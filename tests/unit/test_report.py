@@ -225,3 +225,16 @@ def test_completion_lists_every_subcommand_and_scenario(capsys: pytest.CaptureFi
 
     assert all(f"        {name}) " in script for name in subparsers(build_parser()))
     assert "controller-failover" in script and script.rstrip().endswith("complete -o default -F _stacklab stacklab")
+
+
+def test_chromium_opens_the_page_offline(run_dir: Path) -> None:
+    """Headless Chromium renders the recorded run's page with every fetch bound to fail; the
+    screenshot is kept under runs/artefacts/ (CI's .ci/setup installs chromium; e2e requires it)."""
+    import shutil as sh
+
+    from tests.unit.report_checks import screenshot
+
+    if not sh.which("chromium"):
+        pytest.skip("chromium is not installed (bash .ci/setup installs it)")
+    shot = screenshot(render(run_dir), ROOT / "runs" / "artefacts" / "unit-controller-failover-report.png")
+    assert shot.read_bytes().startswith(b"\x89PNG")
