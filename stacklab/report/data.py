@@ -82,6 +82,8 @@ class RunData:
             for panel in (p for p in src.panels if p.style == "state" and p.field == "mac"):
                 for s in src.samples(panel):
                     node = src.name_of("mac", s.get("mac")) if s.get("ok", True) else "unresolved"
+                    if not out and node == "unresolved":  # the client's ARP entry warming up, not a move
+                        continue
                     if not out or out[-1]["node"] != node:
                         out.append({"t": round(self.rel(s["t"]), 3), "node": node})
         return out
