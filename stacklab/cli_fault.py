@@ -11,7 +11,6 @@ import random
 import sys
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from checks import cluster
@@ -21,26 +20,19 @@ from lab import engine, faults
 from lab.errors import UsageError
 from lab.faultspec import LAB_FAULTS
 from lab.problems import dotted
+from stacklab import yamlsrc
 from stacklab.cli_lab import need_root, say
 from stacklab.errors import problems_from
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
     need_root("fault")
+    params = {} if args.action == "heal" else fault_params(args.action, list(args.params))
     lab = engine.require(args.lab).lab
     if args.action == "heal":
         undone = faults.heal(lab)
         say(f"lab {lab}: healed {len(undone)} fault(s)")
         return 0
-    params: dict[str, Any] = {"action": args.action}
-    rest = list(args.params)
-    if rest and "=" not in rest[0]:
-        params["node"] = rest.pop(0)
-    for item in rest:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"expected KEY=VALUE, got '{item}'")
-        params[key] = yaml.safe_load(value)
     model = LAB_FAULTS.get(args.action) or service_faults.ServiceFault
     try:
         spec = model.model_validate(params)
@@ -52,6 +44,28 @@ def cmd_fault(args: argparse.Namespace) -> int:
         faults.apply(lab, one)
     say(f"lab {lab}: {args.action} applied ({', '.join(f'{k}={v}' for k, v in params.items() if k != 'action')})")
     return 0
+
+
+def fault_params(action: str, rest: list[str]) -> dict[str, Any]:
+    """``[NODE] KEY=VALUE...`` as the fault's parameters; each VALUE is YAML read with the
+    bounds of a scenario file (no aliases: ``groups='[&a [...], *a, ...]'`` would otherwise
+    expand past any memory while being validated).
+
+    >>> fault_params("partition", ["groups=[[ctl1], [ctl2, ctl3]]"])
+    {'action': 'partition', 'groups': [['ctl1'], ['ctl2', 'ctl3']]}
+    """
+    params: dict[str, Any] = {"action": action}
+    if rest and "=" not in rest[0]:
+        params["node"] = rest.pop(0)
+    for item in rest:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"expected KEY=VALUE, got '{item}'")
+        try:
+            params[key] = yamlsrc.parse(value, key).data
+        except yamlsrc.YamlError as e:
+            raise UsageError(f"{key}=: {e.messages[0].split(': ', 1)[1]}") from None
+    return params
 
 
 def _concrete(lab: str, spec: Any) -> list[Any]:

@@ -16,7 +16,8 @@ from stacklab.scenario import FAULT_ACTIONS, Scenario
 DOCTESTED = ["lab.model", "lab.modelbase", "lab.problems", "lab.faultspec", "deployer.catalog",
              "deployer.model", "checks.catalog", "stacklab.scenario", "stacklab.yamlsrc", "stacklab.validate",
              "stacklab.runner.steps", "checks.ha_metrics", "lab.clock", "checks.registry", "checks.metrics",
-             "checks.cluster", "stacklab.runner.probes", "lab.backends", "lab.backends.lxc.config"]
+             "checks.cluster", "stacklab.runner.probes", "lab.backends", "lab.backends.lxc.config",
+             "stacklab.cli_fault"]
 
 
 @pytest.mark.parametrize("module", DOCTESTED)
