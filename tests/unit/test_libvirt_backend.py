@@ -160,3 +160,43 @@ def test_dry_run_writes_every_domain_and_creates_nothing(tmp_path: Path) -> None
 def test_dry_run_on_lxc_says_what_works(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--backend libvirt"):
         engine.dry_run("lvdry", validate_file(REPO_LABS / "control.yaml").topology, packages=[], backend="lxc")
+
+
+def test_up_order_disk_then_define_then_taps_start_plug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the test driver, with the root-only host steps recorded instead of run: each node's
+    overlay and identity exist before it is defined; its taps are made before the domain starts
+    (libvirt opens them at start) and plugged into the fabric only once it runs."""
+    monkeypatch.setattr(domxml, "LAB_ROOT", tmp_path / "vm")
+    be = lvbackend.LibvirtBackend(uri="test:///default")
+    be.accel = "test"
+    calls: list[str] = []
+
+    def state(node: str) -> str:
+        dom = be._domains("lvo").get(node)
+        return "absent" if dom is None else be._state(dom)
+
+    vm = type("Vm", (), {"kernel": tmp_path / "k", "initrd": tmp_path / "i", "base": tmp_path / "b"})()
+    monkeypatch.setattr(lvbackend, "ensure_vm_image", lambda img, say: vm)
+    def record(line: str, result: object = None) -> object:
+        calls.append(line)
+        return result
+
+    monkeypatch.setattr(disk, "make_overlay",
+                        lambda base, ov: record(f"overlay {ov.parent.name} {state(ov.parent.name)}"))
+    monkeypatch.setattr(disk, "write_identity",
+                        lambda ov, wd, files: record(f"identity {files['/etc/hostname'].strip()}"))
+    monkeypatch.setattr(lvbackend.taps, "prepare", lambda lab, node, nics: record(f"taps {node} {state(node)}", {}))
+    monkeypatch.setattr(lvbackend.taps, "plug", lambda lab, node, nics, addrs, st: record(f"plug {node} {state(node)}"))
+    monkeypatch.setattr(be, "_system_state", lambda lab, node: "running")
+    try:
+        be.up("lvo", [_spec("o1"), _spec("o2")], image=None, timeout=5)  # type: ignore[arg-type]
+        assert calls == ["overlay o1 absent", "identity o1", "taps o1 stopped", "plug o1 running",
+                         "overlay o2 absent", "identity o2", "taps o2 stopped", "plug o2 running"]
+        assert be.status("lvo") == {"o1": "running", "o2": "running"}
+        assert all(d.isPersistent() for d in be._domains("lvo").values())
+        calls.clear()
+        be.up("lvo", [_spec("o1"), _spec("o2")], image=None, timeout=5)  # type: ignore[arg-type]
+        assert calls == [], "nodes already running are left alone"
+    finally:
+        be.down("lvo")
+    assert be.status("lvo") == {}
