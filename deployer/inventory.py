@@ -20,6 +20,11 @@ class Host:
     name: str
     roles: tuple[str, ...]
     addresses: dict[str, str]  # network -> "10.0.0.10/24"
+    unaddressed: tuple[str, ...] = ()  # networks the node is on without an address (lab.model.Link)
+
+    def on(self, network: str) -> bool:
+        """Attached to ``network``, with or without an address."""
+        return network in self.addresses or network in self.unaddressed
 
     def ip(self, network: str = "mgmt") -> str:
         return self.addresses[network].split("/")[0]
@@ -51,7 +56,10 @@ class Inventory:
 
 def from_state(state: Any, topology: Any, cloud: Any) -> Inventory:
     """Inventory of a running lab from its LabState, Topology and Cloud."""
-    hosts = {name: Host(name, tuple(info["roles"]), dict(info["addresses"])) for name, info in state.nodes.items()}
+    nets = {n.name: n.networks for n in topology.expand()}
+    hosts = {name: Host(name, tuple(info["roles"]), dict(info["addresses"]),
+                        tuple(n for n in nets.get(name, ()) if n not in info["addresses"]))
+             for name, info in state.nodes.items()}
     vip = topology.vips[cloud.vip]
     prefix = topology.networks[vip.network].cidr.prefixlen
     extra = {name: (v.network, str(v.address), topology.networks[v.network].cidr.prefixlen)

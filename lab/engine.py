@@ -52,7 +52,7 @@ def fabric_plan(lab: str, topo: Topology) -> fabric.FabricPlan:
         networks=[fabric.NetworkPlan(name, net.mtu, net.vlan) for name, net in topo.networks.items()],
         nodes=[n.name for n in nodes],
         attachments=[
-            fabric.Attachment(n.name, net, n.ifname(net), str(plan[n.name][net]),
+            fabric.Attachment(n.name, net, n.ifname(net), str(plan[n.name].get(net, "")),
                               mtu.get((n.name, net)) or topo.networks[net].mtu, rates.get((n.name, net)))
             for n in nodes for net in n.networks
         ],

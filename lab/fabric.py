@@ -181,7 +181,8 @@ def _attach(fab: IPRoute, ipr: IPRoute, lab: str, net: NetworkPlan, att: Attachm
     addr, _, prefix = att.address.partition("/")
     node_index = ipr.link_lookup(ifname=att.ifname)[0]
     ipr.link("set", index=node_index, mtu=att.mtu)
-    ipr.addr("add", index=node_index, address=addr, prefixlen=int(prefix or 32))
+    if addr:  # an unaddressed attachment (lab.model.Link.unaddressed) stays bare
+        ipr.addr("add", index=node_index, address=addr, prefixlen=int(prefix or 32))
     ipr.link("set", index=node_index, state="up")
 
 

@@ -91,7 +91,10 @@ def _forget(st: labstate.LabState, kind: str, node: str) -> None:
 
 
 def _networks(st: labstate.LabState, node: str) -> list[str]:
-    return list(st.nodes[node]["addresses"])
+    """Every network the node is attached to, unaddressed attachments included."""
+    group = st.nodes[node].get("group")
+    nets = st.topology.get("nodes", {}).get(group, {}).get("networks") if group else None
+    return list(nets or st.nodes[node]["addresses"])
 
 
 @verb("power_off", undo="power_on")

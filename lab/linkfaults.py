@@ -30,6 +30,7 @@ plus rate, partition plus loss. Single writer: the runner applies faults one at 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 
@@ -180,12 +181,23 @@ def restore_node(lab: str, node: str) -> None:
     node_ports = [p for p in ports(lab) if p.node == node]
     if not node_ports:
         raise LabError(f"lab '{lab}' has no links for node '{node}'")
+    from pyroute2 import NetlinkError  # here: importing lab.faults (validate) stays cheap
+
+    planned = {p.ifname for p in node_ports} | {"lo"}
     with netns.rtnl(lab, node) as ipr:
+        # What the node's services made in its namespace (Neutron's bridges, VXLAN and tap
+        # devices) outlived the container too; a fresh boot has none of it.
+        for link in ipr.get_links():
+            if link.get("ifname") not in planned:
+                # gone already: a veth whose peer's namespace died with the node
+                with contextlib.suppress(NetlinkError):
+                    ipr.link("del", index=link["index"])
         for port in node_ports:
             index = ipr.link_lookup(ifname=port.ifname)[0]
             ipr.flush_addr(index=index, family=2)
             addr, _, prefix = port.address.partition("/")
-            ipr.addr("add", index=index, address=addr, prefixlen=int(prefix or 32))
+            if addr:  # an unaddressed attachment stays bare
+                ipr.addr("add", index=index, address=addr, prefixlen=int(prefix or 32))
             ipr.link("set", index=index, mtu=port.mtu, state="up")
     for port in node_ports:
         _set_state(lab, port, "up")

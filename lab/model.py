@@ -51,11 +51,14 @@ class NodeGroup(StrictModel):
 
 class Link(StrictModel):
     """Override for one node's attachment to one network (static address, interface MTU,
-    standing rate: part of the lab, so ``heal: all`` keeps it)."""
+    standing rate: part of the lab, so ``heal: all`` keeps it; or no address at all: an
+    interface a service takes over, like the flat provider network's on a Neutron network
+    node, whose agent moves any address onto its bridge)."""
 
     node: str
     network: str
     address: IPv4Addr | None = None
+    unaddressed: bool = Field(False, description="attach the node without an address on this network")
     mtu: int | None = Field(None, ge=576, le=9000)
     rate_mbit: float | None = Field(None, gt=0, le=100000, description="standing rate, Mbit/s each way")
 
@@ -119,13 +122,15 @@ def address_plan(topo: Topology) -> dict[str, dict[str, ipaddress.IPv4Interface]
     ``first_host``, skipping static and VIP addresses. Raises ValueError when a network
     runs out (``check_topology`` reports that as a problem first)."""
     static = {(ln.node, ln.network): ln.address for ln in topo.links if ln.address}
+    bare = {(ln.node, ln.network) for ln in topo.links if ln.unaddressed}
     plan: dict[str, dict[str, ipaddress.IPv4Interface]] = {}
     for net_name, net in topo.networks.items():
         taken = {a for (_, n), a in static.items() if n == net_name}
         taken |= {v.address for v in topo.vips.values() if v.network == net_name}
         hosts = (h for i, h in enumerate(net.cidr.hosts(), start=1) if i >= net.first_host and h not in taken)
         for node in topo.expand():
-            if net_name not in node.networks:
+            plan.setdefault(node.name, {})
+            if net_name not in node.networks or (node.name, net_name) in bare:
                 continue
             addr = static.get((node.name, net_name)) or next(hosts, None)
             if addr is None:
@@ -195,6 +200,8 @@ def _check_links(topo: Topology) -> list[Problem]:
             )
         elif (link.node, link.network) in seen:
             problems.append(Problem(("links", i), f"a second link entry for {link.node} on {link.network}"))
+        if link.unaddressed and link.address is not None:
+            problems.append(Problem(("links", i, "unaddressed"), "set address or unaddressed, not both"))
         seen.add((link.node, link.network))
         net = topo.networks.get(link.network)
         if link.address is not None and net is not None:
