@@ -32,7 +32,6 @@ class Network(StrictModel):
     cidr: IPv4Net
     mtu: int = Field(1500, ge=576, le=9000)
     vlan: int | None = Field(None, ge=1, le=4094, description="802.1Q tag on the fabric")
-    vxlan: int | None = Field(None, ge=1, le=16777215, description="VNI, when the segment is carried by VXLAN")
     first_host: int = Field(10, ge=1, description="host index of the first node address (10 -> x.y.z.10)")
     summary: str = ""
 
@@ -159,8 +158,6 @@ def _check_networks(topo: Topology) -> list[Problem]:
             if net.cidr.overlaps(cidr):
                 problems.append(Problem(("networks", name, "cidr"), f"{net.cidr} overlaps network '{other}' ({cidr})"))
         seen.append((name, net.cidr))
-        if net.vlan is not None and net.vxlan is not None:
-            problems.append(Problem(("networks", name), "set vlan or vxlan, not both"))
         if net.first_host > net.cidr.num_addresses - 2:
             problems.append(Problem(("networks", name, "first_host"), f"{net.first_host} is outside {net.cidr}"))
     return problems
