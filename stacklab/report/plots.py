@@ -99,7 +99,7 @@ def state(ax: Axes, run: RunData, src: Source, panel: Panel, samples: list[dict[
     names = [src.name_of(panel.field, s.get(panel.field)) if s.get("ok", True) else "unresolved" for s in samples]
     levels = list(dict.fromkeys(names))
     times = [run.rel(s["t"]) for s in samples]
-    end = max([times[-1], *(m["end"] for m in run.spans())])
+    end = max(run.rel(ln["t"]) for ln in src.lines if "t" in ln)  # the probe's last word: no later claim
     ax.step([*times, end], [levels.index(n) for n in [*names, names[-1]]], where="post", color="#ff7f0e")
     for t, n in zip(times, names, strict=True):
         ax.annotate(n, (t, levels.index(n)), fontsize=7, xytext=(2, 3), textcoords="offset points")
