@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="3,5", help="node counts, comma-separated")
     parser.add_argument("--settle", type=float, default=20.0, help="idle seconds before reading RAM")
+    parser.add_argument("--prefix", default="bv", help="lab name prefix")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench needs root (it brings labs up)")
@@ -57,8 +58,8 @@ def main() -> None:
     accel = os.environ.get("STACKLAB_LIBVIRT_ACCEL", "tcg")
     print(f"{'figure':<34} {'lxc':>9} {'libvirt (' + accel + ')':>16} {'ratio':>8}")
     for size in (int(s) for s in args.sizes.split(",")):
-        lxc = measure(f"bvl{size}", topology(size), "lxc", args.settle)
-        vm = measure(f"bvv{size}", topology(size), "libvirt", args.settle)
+        lxc = measure(f"{args.prefix}{size}l", topology(size), "lxc", args.settle)
+        vm = measure(f"{args.prefix}{size}v", topology(size), "libvirt", args.settle)
         for key, label in (("up_s", "up (s)"), ("ram_mib", "RAM per idle node (MiB)"), ("down_s", "down (s)"),
                            ("leftovers", "leftovers after down")):
             ratio = f"{vm[key] / lxc[key]:8.1f}" if lxc[key] else "       -"
