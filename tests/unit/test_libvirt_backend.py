@@ -200,3 +200,16 @@ def test_up_order_disk_then_define_then_taps_start_plug(tmp_path: Path, monkeypa
     finally:
         be.down("lvo")
     assert be.status("lvo") == {}
+
+
+def test_accel_override_and_cached_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.backends.libvirt import accel
+
+    monkeypatch.setattr(accel, "CACHE", tmp_path / "accel.json")
+    monkeypatch.delenv("STACKLAB_LIBVIRT_ACCEL", raising=False)
+    assert accel.chosen() == ("qemu", "KVM not probed yet: TCG")
+    (tmp_path / "accel.json").write_text('{"type": "kvm", "why": "KVM booted a kernel to its init in 1.2 s"}')
+    assert accel.chosen()[0] == "kvm"
+    assert accel.decide(None, tmp_path, tmp_path)[0] == "kvm", "a cached verdict is not probed again"
+    monkeypatch.setenv("STACKLAB_LIBVIRT_ACCEL", "tcg")
+    assert accel.chosen() == ("qemu", "STACKLAB_LIBVIRT_ACCEL=tcg")

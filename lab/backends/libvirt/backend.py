@@ -1,4 +1,4 @@
-"""Nodes as libvirt/qemu VMs (TCG here; KVM with STACKLAB_LIBVIRT_ACCEL=kvm), systemd as PID 1.
+"""Nodes as libvirt/qemu VMs (KVM where a short boot proves it works, else TCG), systemd as PID 1.
 
 Layout of a lab on disk (everything carries the lab's name)::
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.backends.base import Backend, Capabilities, Completed, NodeSpec, NodeState, PowerAction
-from lab.backends.libvirt import daemon, disk, domxml, taps
+from lab.backends.libvirt import accel, daemon, disk, domxml, taps
 from lab.backends.libvirt.agent import AgentError, agent_run
 from lab.backends.libvirt.vmimage import ensure_vm_image, vm_image_of
 from lab.errors import LabError, NodeBootError, UsageError
@@ -57,7 +57,7 @@ class LibvirtBackend(Backend):
 
     def __init__(self, uri: str | None = None) -> None:
         self.uri = uri or os.environ.get("STACKLAB_LIBVIRT_URI", daemon.SYSTEM_URI)
-        self.accel = "kvm" if os.environ.get("STACKLAB_LIBVIRT_ACCEL") == "kvm" else "qemu"
+        self.accel = accel.chosen()[0]  # up() probes KVM once per host boot (accel.decide)
         self._conn: Any = None
 
     def conn(self) -> Any:
@@ -119,6 +119,9 @@ class LibvirtBackend(Backend):
     def up(self, lab: str, nodes: list[NodeSpec], image: Image, *, timeout: float = 60.0) -> None:
         """Overlay + identity + definition for each new node, start them all, wait for systemd."""
         vm = ensure_vm_image(image, _say)
+        if self.uri == daemon.SYSTEM_URI:  # a real hypervisor (not libvirt's test driver)
+            self.accel, why = accel.decide(self.conn(), vm.kernel, vm.initrd)
+            _say(f"accelerator {'kvm' if self.accel == 'kvm' else 'tcg'}: {why}")
         states = self.status(lab)
         todo = [s for s in nodes if states.get(s.name, "absent") in ("absent", "stopped")]
         for spec in todo:
