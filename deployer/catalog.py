@@ -45,19 +45,29 @@ SERVICES: dict[str, Service] = {
     "ceph-mon": Service("ceph-mon@*.service", ("ceph-mon", "ceph-common")),
     "ceph-mgr": Service("ceph-mgr@*.service", ("ceph-mgr",)),
     "ceph-osd": Service("ceph-osd@*.service", ("ceph-osd",)),
-    "dnsmasq": Service("dnsmasq.service", ("dnsmasq",)),
+    # Neutron (Zed): the monolithic server (API + RPC + the plugin's periodic workers in one
+    # unit the deployer writes; Debian's neutron-api/neutron-rpc-server split leaves the
+    # workers unrun) and the linuxbridge/L3/DHCP agents. ipset: the iptables firewall's
+    # remote-group sets.
+    "neutron-server": Service("neutron-server.service", ("neutron-server",)),
+    "neutron-linuxbridge-agent": Service("neutron-linuxbridge-agent.service",
+                                         ("neutron-linuxbridge-agent", "ipset")),
+    "neutron-l3-agent": Service("neutron-l3-agent.service", ("neutron-l3-agent",)),
+    "neutron-dhcp-agent": Service("neutron-dhcp-agent.service", ("neutron-dhcp-agent",)),
 }
 
 ROLES: dict[str, RoleSpec] = {
     "controller": RoleSpec(
         "HA control plane: keepalived VIP, haproxy, Galera, RabbitMQ, memcached, Keystone, chrony server",
         ("mgmt",),
-        ("chrony", "keepalived", "haproxy", "mariadb", "rabbitmq", "memcached", "keystone"),
+        ("chrony", "keepalived", "haproxy", "mariadb", "rabbitmq", "memcached", "keystone", "neutron-server"),
     ),
-    "compute": RoleSpec("hypervisor with VXLAN tenant overlay and instances", ("mgmt", "overlay"),
-                        ("chrony",)),
-    "network": RoleSpec("network node: tenant routers, DHCP, floating IPs", ("mgmt", "overlay"),
-                        ("chrony", "dnsmasq")),
+    "compute": RoleSpec("hypervisor with VXLAN tenant overlay and instances (network namespaces on real "
+                        "Neutron ports)", ("mgmt", "overlay"), ("chrony", "neutron-linuxbridge-agent"),
+                        # dhclient: an instance's DHCP client; iperf3: throughput between instances
+                        tools=("isc-dhcp-client", "iperf3")),
+    "network": RoleSpec("network node: tenant routers (L3 HA), DHCP, floating IPs", ("mgmt", "overlay"),
+                        ("chrony", "neutron-linuxbridge-agent", "neutron-l3-agent", "neutron-dhcp-agent")),
     "ceph-mon": RoleSpec("Ceph monitor and manager", ("mgmt",), ("chrony", "ceph-mon", "ceph-mgr")),
     "ceph-osd": RoleSpec("Ceph OSDs on file-backed BlueStore", ("mgmt",), ("chrony", "ceph-osd")),
     "galera-arbitrator": RoleSpec("garbd: a Galera vote without data, for 2-controller clusters", ("mgmt",),

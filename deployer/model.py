@@ -65,7 +65,9 @@ class Ceph(StrictModel):
 
 class TenantNetwork(StrictModel):
     name: Name
-    type: Literal["vxlan", "vlan", "flat"] = "vxlan"
+    type: Literal["vxlan", "vlan", "flat"] = Field("vxlan", description="vxlan (tenant overlay) or flat (the "
+                                                   "provider network on the lab's 'public' network); vlan is "
+                                                   "refused: this kernel has no 8021q")
     segment: int | None = Field(None, ge=1, le=16777215, description="VNI or VLAN id")
     mtu: int | None = Field(None, ge=576, le=9000)
     external: bool = False
@@ -75,8 +77,11 @@ class Subnet(StrictModel):
     name: Name
     network: str
     cidr: IPv4Net
-    gateway: IPv4Addr | None = None
+    gateway: IPv4Addr | None = Field(None, description="unset: Neutron's default (the first address) on a tenant "
+                                     "subnet, none on an external one")
     dhcp: bool = True
+    pool: list[IPv4Addr] | None = Field(None, min_length=2, max_length=2,
+                                        description="[first, last] address Neutron may hand out (ports, floating IPs)")
 
 
 class Router(StrictModel):

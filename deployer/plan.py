@@ -24,8 +24,7 @@ from deployer.roles.base import Component
 STAGE_NAMES = ("base", "ceph-mon", "ceph-osd", "controller", "compute", "finish")
 
 # Roles whose components are not written yet: the deploy says so instead of pretending.
-PENDING_ROLES = {"compute": "compute nodes",
-                 "network": "network nodes"}
+PENDING_ROLES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ def _check_tenant(topo: Topology, tenant: Tenant) -> list[Problem]:
     problems += _unique(tenant.routers, base + ("routers",), "router")[0]
     problems += _unique(tenant.load_balancers, base + ("load_balancers",), "load balancer")[0]
     groups.add("default")
+    problems += _check_networks(tenant, topo, base)
     problems += _check_subnets(tenant, nets, base)
     computes = set(nodes_with_role(topo, "compute"))
     subnet_cidrs = {s.name: s.cidr for s in tenant.subnets}
@@ -133,6 +134,25 @@ def _check_tenant(topo: Topology, tenant: Tenant) -> list[Problem]:
     return problems
 
 
+def _check_networks(tenant: Tenant, topo: Topology, base: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    if tenant.networks and not nodes_with_role(topo, "network"):
+        problems.append(Problem(base + ("networks",), "tenant networks need a node with role 'network' (Neutron's "
+                                "DHCP and L3 agents run there)"))
+    for i, net in enumerate(tenant.networks):
+        path = base + ("networks", i)
+        if net.type == "vlan":
+            problems.append(Problem(path + ("type",), "vlan networks need 802.1Q (8021q), which this kernel lacks; "
+                                    "allowed: vxlan, flat"))
+        elif net.type == "flat" and "public" not in topo.networks:
+            problems.append(Problem(path + ("type",), "a flat network rides on the lab network 'public', which "
+                                    f"this topology lacks; {allowed(topo.networks)}"))
+        elif net.type == "flat" and not any("network" in n.roles and "public" in n.networks for n in topo.expand()):
+            problems.append(Problem(path + ("type",), "a flat network needs a node with role 'network' "
+                                    "attached to the lab network 'public'"))
+    return problems
+
+
 def _check_subnets(tenant: Tenant, nets: set[str], base: Path) -> list[Problem]:
     problems: list[Problem] = []
     seen: list[tuple[str, ipaddress.IPv4Network]] = []
@@ -145,6 +165,9 @@ def _check_subnets(tenant: Tenant, nets: set[str], base: Path) -> list[Problem]:
         seen.append((sub.name, sub.cidr))
         if sub.gateway is not None and sub.gateway not in sub.cidr:
             problems.append(Problem(path + ("gateway",), f"{sub.gateway} is outside {sub.cidr}"))
+        for j, addr in enumerate(sub.pool or []):
+            if addr not in sub.cidr:
+                problems.append(Problem(path + ("pool", j), f"{addr} is outside {sub.cidr}"))
     return problems
 
 

@@ -30,7 +30,7 @@ from functools import partial
 from deployer.context import Context, render
 from deployer.errors import DeployError
 from deployer.inventory import Host
-from deployer.roles import haproxy_stat, memcached
+from deployer.roles import haproxy_stat, memcached, neutron_common
 from deployer.roles.base import Component
 from lab.errors import LabError
 
@@ -50,6 +50,7 @@ def config_values(ctx: Context, host: Host) -> dict[str, object]:
         "inter_ms": h.inter_ms, "fall": h.fall, "rise": h.rise,
         "timeout_connect_ms": h.timeout_connect_ms, "timeout_check_ms": h.timeout_check_ms,
         **memcached.haproxy_values(ctx),
+        **neutron_common.haproxy_values(ctx),
     }
 
 

@@ -1,5 +1,6 @@
-"""The e2e tier: the lab tier's fixtures (unique names, leak check) plus ONE deployed
-`control` lab shared by every e2e module (a deploy costs ≈ 1–2 min on 2 cores)."""
+"""The e2e tier: the lab tier's fixtures (unique names, leak check) plus ONE deployed lab
+per topology shared by every e2e module: `control` (a deploy costs ≈ 1–2 min on 2
+cores) and `neutron` (the tenant dataplane)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.lab.leaks import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL = ROOT / "scenarios/labs/control.yaml"
+NEUTRON = ROOT / "scenarios/labs/neutron.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,23 @@ def control_lab() -> Iterator[str]:
     assert result.ok and result.topology is not None and result.cloud is not None, result.messages
     name = new_lab_name()
     engine.up(name, result.topology, packages=image_packages(), source=str(CONTROL), progress=print)
+    try:
+        deploy(name, result.cloud, say=print)
+        yield name
+    finally:
+        engine.down(name, progress=print)
+    assert leftovers(name) == []
+
+
+@pytest.fixture(scope="session")
+def neutron_lab() -> Iterator[str]:
+    """The `neutron` lab (3 controllers doubling as network nodes, 2 computes, cli1) with
+    Neutron and its tenant resources deployed, for the whole session."""
+    require_lxc()
+    result = validate_file(NEUTRON)
+    assert result.ok and result.topology is not None and result.cloud is not None, result.messages
+    name = new_lab_name()
+    engine.up(name, result.topology, packages=image_packages(), source=str(NEUTRON), progress=print)
     try:
         deploy(name, result.cloud, say=print)
         yield name

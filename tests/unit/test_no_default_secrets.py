@@ -24,6 +24,7 @@ from deployer.pki import CA, Secrets
 from deployer.roles.ceph_common import conf, key, keyring
 from tests.unit.test_templates_api import CASES as API_CASES
 from tests.unit.test_templates_cluster import CASES as CLUSTER_CASES
+from tests.unit.test_templates_neutron import CASES as NEUTRON_CASES
 
 DEFAULTS = {"guest", "password", "passw0rd", "admin", "secret", "changeme", "openstack", "stack", "root",
             "toor", "test", "default", "keystone", "rabbit", "rabbitmq", "mysql", "galera", "123456", "qwerty"}
@@ -71,17 +72,17 @@ def inputs(values: dict[str, Any]) -> set[str]:
 
 
 def all_renders(tmp: Path) -> dict[str, tuple[str, set[str]]]:
-    cases = {**API_CASES, **CLUSTER_CASES}
+    cases = {**API_CASES, **CLUSTER_CASES, **NEUTRON_CASES}
     out = {name: (render(template, **values), inputs(values)) for name, (template, values) in cases.items()}
     return out | other_renders(tmp)
 
 
 def test_every_template_is_rendered_here(tmp_path: Path) -> None:
-    rendered = {t for t, _ in {**API_CASES, **CLUSTER_CASES}.values()} | set(other_renders(tmp_path))
+    rendered = {t for t, _ in {**API_CASES, **CLUSTER_CASES, **NEUTRON_CASES}.values()} | set(other_renders(tmp_path))
     assert {p.name for p in TEMPLATES.glob("*.j2")} - rendered == set()
 
 
-@pytest.mark.parametrize("name", sorted({*API_CASES, *CLUSTER_CASES, "ceph.conf.j2", "ceph.keyring.j2",
+@pytest.mark.parametrize("name", sorted({*API_CASES, *CLUSTER_CASES, *NEUTRON_CASES, "ceph.conf.j2", "ceph.keyring.j2",
                                          "memcached.conf.j2"}))
 def test_secrets_come_only_from_the_lab(name: str, tmp_path: Path) -> None:
     text, passed = all_renders(tmp_path)[name]
