@@ -35,8 +35,11 @@ def instances(lab: Lab) -> dict[str, dict[str, Any]]:
     """The instances the last deploy plugged (name -> port, ip, mac, compute, fip)."""
     from deployer.roles.tenant import read_instances  # here: check modules stay cheap to import
 
-    ctls = lab.up(lab.controllers())
-    return read_instances(lambda node, argv: lab.host(node).run(shlex.join(argv)), ctls[0]) if ctls else {}
+    for ctl in lab.up(lab.controllers()):
+        found = read_instances(lambda node, argv: lab.host(node).run(shlex.join(argv)), ctl)
+        if found:
+            return found
+    return {}
 
 
 def in_instance(lab: Lab, inst: dict[str, Any], name: str, command: str) -> Any:

@@ -31,7 +31,7 @@ from deployer.roles.neutron import run_script
 
 DEVICE_OWNER = "stacklab:instance"
 HTTP_PORTS = (80, 8080)
-STATE = "/run/stacklab/instances.json"  # on the first controller: the last plan, for checks
+STATE = "/var/lib/stacklab/instances.json"  # on every controller: the instances plugged, for checks
 
 PLUG_SH = r"""
 NS={ns}; TAP={tap}; MAC={mac}; MTU={mtu}; NAME={name}
@@ -105,7 +105,8 @@ class Tenant(Component):
         for what in out["changed"]:
             ctx.changed(f"neutron:{what}")
         self.instances: dict[str, dict[str, Any]] = out["instances"]
-        ctx.put(first, STATE, json.dumps(self.instances, indent=1, sort_keys=True))
+        record = json.dumps(self.instances, indent=1, sort_keys=True)
+        ctx.parallel(ctx.inv.with_role("controller"), lambda h: ctx.put(h.name, STATE, record))
         ctx.parallel(list(self.instances.items()), lambda item: self.plug(ctx, *item))
 
     @staticmethod
