@@ -118,11 +118,20 @@ class Tenant(Component):
 
     def ready(self, ctx: Context) -> None:
         """Every instance holds its port's address (Neutron's DHCP answered through the
-        wired port)."""
+        wired port), and every floating IP answers the client (the HA router forwards)."""
         for name, inst in getattr(self, "instances", {}).items():
             ctx.wait(f"instance {name} on {inst['compute']} leased {inst['ip']}",
                      partial(self.leased, ctx, name, inst), timeout=120, interval=1, node=inst["compute"],
                      unit=f"stacklab-dhcp-{name}")
+        clients = [h.name for h in ctx.inv.with_role("client") if "public" in h.addresses]
+        fips = [i["fip"] for i in getattr(self, "instances", {}).values() if i.get("fip")]
+        for client, fip in ((c, f) for c in clients[:1] for f in fips):  # the HA router elected a master
+            ctx.wait(f"floating IP {fip} answering {client}", partial(self.pings, ctx, client, fip),
+                     timeout=120, interval=1)
+
+    @staticmethod
+    def pings(ctx: Context, node: str, address: str) -> bool:
+        return ctx.t.run(node, ["ping", "-c", "1", "-W", "1", address], check=False, timeout=10).ok
 
     @staticmethod
     def leased(ctx: Context, name: str, inst: dict[str, Any]) -> bool:
