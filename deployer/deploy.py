@@ -18,7 +18,7 @@ from deployer.context import Context
 from deployer.inventory import from_state
 from deployer.model import Cloud
 from deployer.pki import CA, Secrets
-from deployer.plan import PENDING_ROLES, STAGES, component
+from deployer.plan import PENDING_ROLES, STAGES, component, critical_path
 from deployer.transport import LabTransport
 from lab import engine
 from lab import state as labstate
@@ -73,6 +73,11 @@ def deploy(lab: engine.LabRef, cloud: Cloud, say: Callable[[str], None] = print,
             say(f"{role:<11} {','.join(nodes):<24} not deployed: the deployer has no {what} yet")
     report.seconds = round(time.monotonic() - start, 2)
     report.changes = ctx.changes
+    if report.timings:
+        path, seconds = critical_path(report.timings)
+        spent = sum(report.timings.values())
+        say(f"critical path {seconds:.1f} s of {spent:.1f} s in components ({seconds / spent:.2f}): "
+            + " -> ".join(path))
     say(f"deploy of {opened.name}: {report.seconds:.1f} s, " +
         (f"{len(report.changes)} change(s)" if report.changes else "nothing changed"))
     components = set(report.timings) | (deployed_components(opened.name) if only is not None else set())

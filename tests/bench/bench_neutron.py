@@ -19,6 +19,7 @@ from checks.infra.base import open_lab
 from checks.infra.neutron import instances
 from deployer.catalog import image_packages
 from deployer.deploy import deploy
+from deployer.plan import critical_path
 from deployer.roles.tenant import namespace
 from lab import engine
 from stacklab.validate import validate_file
@@ -162,6 +163,10 @@ def main() -> None:
             row("deploy: Neutron components (sum)", neutron, "s")
             row("deploy: everything", report.seconds, "s")
             row("ratio Neutron / everything", neutron / report.seconds, "x")
+            path, seconds = critical_path(report.timings)
+            row("deploy: critical path (after links, stages in turn)", seconds, "s")
+            row("ratio critical path / sum of components", seconds / sum(report.timings.values()), "x")
+            print("critical path:", " -> ".join(path))
         mem = {n: engine.get_backend(engine.DEFAULT).memory_bytes(name, n) or 0 for n in result.topology.node_names()}
         row("RAM of the deployed lab (memory cgroups)", sum(mem.values()) / 2**20, "MiB")
         for node, used in mem.items():
