@@ -146,4 +146,6 @@ class Cloud(StrictModel):
     rabbitmq: RabbitMQ = RabbitMQ()
     keystone: Keystone = Keystone()
     ceph: Ceph = Ceph()
+    neutron: bool | None = Field(None, description="deploy Neutron (server and agents); unset: when some node "
+                                 "has the network or compute role")
     tenant: Tenant = Tenant()

@@ -17,7 +17,12 @@ from lab.problems import Path, Problem, allowed
 
 
 def check_cloud(topo: Topology, cloud: Cloud) -> list[Problem]:
-    return _check_roles(topo) + _check_control_plane(topo, cloud) + _check_ceph(topo, cloud) + _check_tenant(
+    problems = []
+    t = cloud.tenant
+    if cloud.neutron is False and (t.networks or t.instances or t.routers or t.floating_ips):
+        problems.append(Problem(("cloud", "neutron"), "tenant resources need Neutron: remove 'neutron: false' "
+                                "or the tenant resources"))
+    return problems + _check_roles(topo) + _check_control_plane(topo, cloud) + _check_ceph(topo, cloud) + _check_tenant(
         topo, cloud.tenant
     )
 

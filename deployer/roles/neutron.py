@@ -53,10 +53,10 @@ class NeutronServer(Component):
     after = ("keystone", "haproxy", "galera", "rabbitmq")
 
     def hosts(self, ctx: Context) -> list[Host]:
-        return super().hosts(ctx) if common.enabled(ctx.inv) else []
+        return super().hosts(ctx) if common.enabled(ctx.inv, ctx.cloud) else []
 
     def units(self, inv: Inventory, cloud: Cloud) -> list[tuple[str, str]]:
-        return super().units(inv, cloud) if common.enabled(inv) else []
+        return super().units(inv, cloud) if common.enabled(inv, cloud) else []
 
     def deploy(self, ctx: Context) -> None:
         ctls = self.hosts(ctx)

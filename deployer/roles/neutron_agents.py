@@ -47,7 +47,10 @@ class NeutronAgent(Component):
     keep_children: ClassVar[bool] = False  # KillMode=process drop-in
 
     def units(self, inv: Inventory, cloud: Cloud) -> list[tuple[str, str]]:
-        return super().units(inv, cloud) if common.enabled(inv) else []
+        return super().units(inv, cloud) if common.enabled(inv, cloud) else []
+
+    def hosts(self, ctx: Context) -> list[Host]:
+        return super().hosts(ctx) if common.enabled(ctx.inv, ctx.cloud) else []
 
     def values(self, ctx: Context, host: Host) -> dict[str, object]:
         return {"hostname": host.name}

@@ -1,8 +1,8 @@
 """What Neutron's server and agents share: whether a lab runs Neutron at all, the one
 ``neutron.conf`` every Neutron node gets, ML2's settings, and haproxy's frontend values.
 
-A lab runs Neutron when some node has the ``network`` or ``compute`` role: a control
-plane alone (the ``control`` lab) deploys no Neutron. The same ``neutron.conf`` is
+A lab runs Neutron when some node has the ``network`` or ``compute`` role (a control
+plane alone, the ``control`` lab, deploys none), unless its cloud says ``neutron: false``. The same ``neutron.conf`` is
 rendered for every node, with the server's sections on controllers: a controller that
 doubles as a network node (Sausage Cloud) reads one file for both, and the two
 components that write it always write the same text.
@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from deployer.context import Context, render
 from deployer.inventory import Host, Inventory
+from deployer.model import Cloud
 
 API_PORT = 9696  # haproxy on the VIP, TLS
 BIND_PORT = 9697  # neutron-server on each controller's own address, plain HTTP
@@ -36,8 +37,11 @@ def uses_neutron_roles(roles: Iterable[str]) -> bool:
     return bool(set(roles) & set(NEUTRON_ROLES))
 
 
-def enabled(inv: Inventory) -> bool:
-    """The lab runs Neutron: some node is a network or compute node."""
+def enabled(inv: Inventory, cloud: Cloud) -> bool:
+    """The lab runs Neutron: ``cloud.neutron``, or when unset, some node is a network or
+    compute node."""
+    if cloud.neutron is not None:
+        return cloud.neutron
     return any(uses_neutron_roles(h.roles) for h in inv.hosts.values())
 
 
@@ -82,7 +86,7 @@ def write_common(ctx: Context, host: Host) -> bool:
 
 def haproxy_values(ctx: Context) -> dict[str, object]:
     """haproxy.cfg.j2's Neutron frontend: present only when the lab runs Neutron."""
-    if not enabled(ctx.inv):
+    if not enabled(ctx.inv, ctx.cloud):
         return {"neutron_servers": []}
     return {"neutron_servers": [(c.name, c.ip("mgmt")) for c in ctx.inv.with_role("controller")],
             "neutron_port": API_PORT, "neutron_bind_port": BIND_PORT}

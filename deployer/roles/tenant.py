@@ -92,7 +92,7 @@ class Tenant(Component):
 
     def hosts(self, ctx: Context) -> list[Host]:
         t = ctx.cloud.tenant
-        if not common.enabled(ctx.inv) or not (t.networks or t.instances):
+        if not common.enabled(ctx.inv, ctx.cloud) or not (t.networks or t.instances):
             return []
         used = set(placement(ctx).values())
         return [h for h in ctx.inv.with_role("compute") if h.name in used] or ctx.inv.with_role("controller")[:1]

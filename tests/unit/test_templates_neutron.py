@@ -97,3 +97,12 @@ def test_no_neutron_on_a_lab_without_network_or_compute_nodes() -> None:
     ctx = cast(Context, SimpleNamespace(inv=inv, cloud=Cloud.model_validate({})))
     assert neutron_common.haproxy_values(ctx) == {"neutron_servers": []}
     assert "neutron" not in render("haproxy.cfg.j2", **haproxy.config_values(ctx, ctl))
+
+
+def test_a_cloud_can_switch_neutron_off() -> None:
+    from deployer.roles.neutron import NeutronServer
+
+    off = Cloud.model_validate({"neutron": False})
+    assert not neutron_common.enabled(CTX.inv, off) and neutron_common.enabled(CTX.inv, CTX.cloud)
+    assert NeutronServer().units(CTX.inv, off) == [] and len(NeutronServer().units(CTX.inv, CTX.cloud)) == 3
+    assert neutron_agents.L3Agent().units(CTX.inv, off) == []
