@@ -32,6 +32,7 @@ def openstack(lab: str, *args: str) -> object:
     return json.loads(done.stdout)
 
 
+@pytest.mark.nightly  # CI tier once it has passed under the heavy lock (pending)
 def test_neutron_lab_is_healthy(neutron_lab: str) -> None:
     """Every health check that applies passes, the Neutron ones included (agents alive,
     ports ACTIVE, instance ping + HTTP across computes, SNAT, floating IP, a dropped port)."""
@@ -44,6 +45,7 @@ def test_neutron_lab_is_healthy(neutron_lab: str) -> None:
     assert failed == {}
 
 
+@pytest.mark.nightly  # CI tier once it has passed under the heavy lock (pending)
 def test_openstack_cli_lists_through_the_vip(neutron_lab: str) -> None:
     nets = {n["Name"] for n in openstack(neutron_lab, "network", "list")}  # type: ignore[union-attr]
     assert {"ext", "private"} <= nets
