@@ -41,6 +41,7 @@ class Inventory:
     vip_prefix: int
     vip_network: str = "mgmt"
     extra_vips: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # name -> (network, ip, prefix)
+    public_name: str | None = None  # the operator's name for the VIP (cloud.tls.public_name)
 
     def with_role(self, role: str) -> list[Host]:
         return [h for h in self.hosts.values() if role in h.roles]
@@ -51,7 +52,7 @@ class Inventory:
     @property
     def vip_name(self) -> str:
         """The DNS-like name the API certificate carries; nodes resolve it via /etc/hosts."""
-        return f"api.{self.lab}.stacklab"
+        return self.public_name or f"api.{self.lab}.stacklab"
 
 
 def from_state(state: Any, topology: Any, cloud: Any) -> Inventory:
@@ -64,4 +65,4 @@ def from_state(state: Any, topology: Any, cloud: Any) -> Inventory:
     prefix = topology.networks[vip.network].cidr.prefixlen
     extra = {name: (v.network, str(v.address), topology.networks[v.network].cidr.prefixlen)
              for name, v in topology.vips.items() if name != cloud.vip}
-    return Inventory(state.lab, hosts, str(vip.address), prefix, vip.network, extra)
+    return Inventory(state.lab, hosts, str(vip.address), prefix, vip.network, extra, cloud.tls.public_name)

@@ -51,6 +51,16 @@ class Keystone(StrictModel):
         "one dies); off: no cache")
 
 
+class Tls(StrictModel):
+    public_cert: str | None = Field(None, description="the operator's PEM certificate chain for the API VIP "
+                                    "(leaf first, up to its root), relative to the lab file; default: one "
+                                    "from the lab CA")
+    public_key: str | None = Field(None, description="its PEM private key (unencrypted), relative to the lab file")
+    public_name: str | None = Field(None, pattern=r"^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
+                                    description="the API VIP's DNS name (the endpoint URLs and the "
+                                    "certificate carry it); default: api.<lab>.stacklab")
+
+
 class Ceph(StrictModel):
     mons: Literal[1, 3] = Field(3, description="mon+mgr count: the first N ceph-mon nodes (all if fewer)")
     pool_size: int = Field(3, ge=1, le=10)
@@ -145,6 +155,7 @@ class Cloud(StrictModel):
     galera: Galera = Galera()
     rabbitmq: RabbitMQ = RabbitMQ()
     keystone: Keystone = Keystone()
+    tls: Tls = Tls()
     ceph: Ceph = Ceph()
     neutron: bool | None = Field(None, description="deploy Neutron (server and agents); unset: when some node "
                                  "has the network or compute role")

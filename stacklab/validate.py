@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from deployer.model import Cloud
+from deployer.public_cert import check_public_cert, resolve
 from deployer.validate import check_cloud
 from lab.model import Topology, check_topology
 from lab.problems import Problem, errors_only
@@ -102,7 +103,9 @@ def _validate_doc(doc: Document, result: Result) -> list[Problem]:
         if root is Scenario:  # the steps that are well-formed still get their reference checks
             problems += _refs_of_valid_steps(doc, result)
         return problems
+    folder = FsPath(doc.file).parent
     if isinstance(model, LabFile):
+        model = model.model_copy(update={"cloud": resolve(model.cloud, folder)})
         result.model = model
         result.topology, result.cloud = model.topology, model.cloud
         return _check_lab(model.topology, model.cloud)
@@ -113,7 +116,13 @@ def _validate_doc(doc: Document, result: Result) -> list[Problem]:
 
 def _check_lab(topo: Topology, cloud: Cloud) -> list[Problem]:
     problems = [p.under(("topology",)) for p in check_topology(topo)]
-    return problems if errors_only(problems) else problems + check_cloud(topo, cloud)
+    return problems if errors_only(problems) else problems + check_cloud(topo, cloud) + _public_cert(topo, cloud)
+
+
+def _public_cert(topo: Topology, cloud: Cloud) -> list[Problem]:
+    """The operator's certificate for the VIP (paths already absolute: ``resolve``)."""
+    vip = topo.vips.get(cloud.vip)
+    return [] if vip is None else check_public_cert(cloud.tls, FsPath("/"), str(vip.address))
 
 
 def _check_scenario(scn: Scenario, doc: Document, result: Result,
@@ -127,14 +136,15 @@ def _check_scenario(scn: Scenario, doc: Document, result: Result,
             return []  # _load_lab already explained why
         result.topology, result.cloud = lab.topology, lab.cloud
         if scn.cloud is not None:  # a variant: the scenario's keys over the lab's cloud
-            result.cloud, problems = cloud_variant(lab.cloud, scn.cloud)
-            problems += [] if errors_only(problems) else check_cloud(result.topology, result.cloud)
+            result.cloud, problems = cloud_variant(lab.cloud, resolve(scn.cloud, FsPath(doc.file).parent))
+            problems += [] if errors_only(problems) else (check_cloud(result.topology, result.cloud)
+                                                           + _public_cert(result.topology, result.cloud))
             if errors_only(problems):
                 return [p.under(("cloud",)) for p in problems]
     elif scn.topology is None:
         return [Problem((), "missing 'lab' (a file in labs/) or an inline 'topology'")]
     else:
-        result.topology, result.cloud = scn.topology, scn.cloud or Cloud()
+        result.topology, result.cloud = scn.topology, resolve(scn.cloud or Cloud(), FsPath(doc.file).parent)
         problems = _check_lab(result.topology, result.cloud)
         if errors_only(problems):
             return problems

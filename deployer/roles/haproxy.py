@@ -26,6 +26,7 @@ Backend states are read from the admin socket::
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 from deployer.context import Context, render
 from deployer.errors import DeployError
@@ -103,15 +104,25 @@ def start_or_reload(ctx: Context, node: str, unit: str, changed: bool) -> None:
     ctx.changed(f"{node}:reload {unit}")
 
 
+def public_pem(ctx: Context) -> str:
+    """Key + certificate chain haproxy shows on the VIP: the operator's (validated with the
+    lab file, ``deployer.public_cert``), else one the lab CA issues for the VIP."""
+    tls = ctx.cloud.tls
+    if tls.public_cert and tls.public_key:
+        return Path(tls.public_key).read_text() + Path(tls.public_cert).read_text()
+    key, cert = ctx.ca.issue("vip", dns=[ctx.inv.vip_name], ips=[ctx.inv.vip])
+    return key + cert
+
+
 class HAProxy(Component):
     name = "haproxy"
 
     def deploy(self, ctx: Context) -> None:
-        key, cert = ctx.ca.issue("vip", dns=[ctx.inv.vip_name], ips=[ctx.inv.vip])
+        pem = public_pem(ctx)
 
         def one(host: Host) -> None:
             self._nonlocal_bind(ctx, host.name)
-            changed = ctx.put(host.name, PEM, key + cert, mode=0o600)
+            changed = ctx.put(host.name, PEM, pem, mode=0o600)
             content = render("haproxy.cfg.j2", **config_values(ctx, host))
             changed |= install_checked(ctx, host.name, CONFIG, content, "haproxy -c -q -f")
             start_or_reload(ctx, host.name, "haproxy", changed)

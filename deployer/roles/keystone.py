@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from deployer.context import Context, render
 from deployer.errors import DeployError
 from deployer.inventory import Host
@@ -73,9 +76,17 @@ class KeystoneSecrets:
         return cls(ctx.secrets.password("db_keystone"), ctx.secrets.password("keystone_admin"), keys)
 
 
+def trusted_pem(ctx: Context) -> str:
+    """What every node trusts: the lab CA, and the root of the operator's VIP certificate."""
+    if not ctx.cloud.tls.public_cert:
+        return ctx.ca.cert_pem
+    root = x509.load_pem_x509_certificates(Path(ctx.cloud.tls.public_cert).read_bytes())[-1]  # validated: a root
+    return ctx.ca.cert_pem + root.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def trust_and_resolve(ctx: Context, hosts: list[Host]) -> None:
     """Every node: the lab CA in its trust store, the VIP name in /etc/hosts (appended once)."""
-    ca, line = ctx.ca.cert_pem, f"{ctx.inv.vip} {ctx.inv.vip_name}"
+    ca, line = trusted_pem(ctx), f"{ctx.inv.vip} {ctx.inv.vip_name}"
 
     def one(host: Host) -> None:
         if ctx.put(host.name, ca_path(ctx.inv.lab), ca):
@@ -281,7 +292,7 @@ class CloudsYaml(Component):
         """Write ``<run dir>/clouds.yaml`` and ``ca.crt`` (0600) when they differ; return the yaml path."""
         run = labstate.lab_run_dir(ctx.inv.lab)
         ca = run / "ca.crt"
-        files = {ca: ctx.ca.cert_pem, run / "clouds.yaml": render("clouds.yaml.j2", **self.values(ctx, str(ca)))}
+        files = {ca: trusted_pem(ctx), run / "clouds.yaml": render("clouds.yaml.j2", **self.values(ctx, str(ca)))}
         for path, content in files.items():
             if path.exists() and path.read_text() == content and path.stat().st_mode & 0o777 == 0o600:
                 continue
