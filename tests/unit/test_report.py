@@ -1,7 +1,9 @@
 """report.html and --compare from a recorded run directory (no lab, no network).
 
 The fixture ``data/runs/controller-failover`` is a real `stacklab run controller-failover`
-on the `control` lab, its samples thinned (``tests/unit/data/runs/README``) so it stays small.
+on the `control` lab (2026-12-03, a busy host: the load's outage gate failed at 12.5 s >
+12, so it also holds a real failed expectation), its samples thinned by
+``tests/unit/data/runs/thin.py`` so it stays small.
 """
 
 from __future__ import annotations
@@ -67,17 +69,21 @@ def test_every_expectation_row_with_bound_and_measured(run_dir: Path) -> None:
 
 
 def test_a_failed_expectation_is_red(run_dir: Path) -> None:
+    """The recorded run failed one load gate: that row, and only it, is red; then a metric
+    expectation made to fail is red too."""
+    page = render(run_dir).read_text()
+    assert 'class="verdict-failed">FAILED' in page and ".fail{" in page and "#a50e0e" in page
+    failed = [r for r in rows(page) if r[4] == "fail"]
+    assert [(r[0], r[1], r[2], r[3]) for r in failed] == [("false", "load keystone max_outage_s", "max 12", "12.52")]
     result = result_of(run_dir)
     step = next(s for s in result["steps"] if s["label"].startswith("expect vip_failover_s"))
     step["status"], step["figures"]["vip_failover_s"] = "failed", 9.5
     step["detail"] = "vip_failover_s = 9.5 > max 5"
-    result["verdict"] = "failed"
     (run_dir / "result.json").write_text(json.dumps(result))
     page = render(run_dir).read_text()
     row = next(r for r in rows(page) if r[1] == step["label"])
     assert row[0] == "false" and row[3] == "9.5" and row[4] == "fail"
-    assert 'class="verdict-failed">FAILED' in page and ".fail{" in page and "#a50e0e" in page
-    assert sum(r[4] == "fail" for r in rows(page)) == 1
+    assert sum(r[4] == "fail" for r in rows(page)) == 2 and "vip_failover_s = 9.5 &gt; max 5" in page
 
 
 def test_the_timeline_data_has_fault_heal_and_the_vip_move(run_dir: Path) -> None:

@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-KEEP_EVERY = 8
+KEEP_EVERY = 20
 
 
 def thin(lines: list[str]) -> list[str]:
