@@ -104,8 +104,18 @@ def _build(img: image.Image, tmp: Path, digest: str, say: Say) -> dict:
     say(f"vm image {digest}: copying the node image {img.hash}")
     run_logged(["cp", "-a", "--reflink=auto", str(img.rootfs), str(rootfs)], label="copy rootfs", log=log)
     say(f"vm image {digest}: apt-get install {' '.join(recipe.VM_PACKAGES)}")
-    out = image.chroot_script(rootfs, img.path.parent / "debs" / "apt", recipe.vm_script(),
-                              label="vm variant", say=say, log=log)
+    # The node image resolves no names (the lab writes /etc/hosts): apt needs the host's
+    # resolver for the build only.
+    resolv = rootfs / "etc/resolv.conf"
+    node_resolv = resolv.read_bytes()
+    resolv.unlink()
+    shutil.copyfile("/etc/resolv.conf", resolv)
+    try:
+        out = image.chroot_script(rootfs, img.path.parent / "debs" / "apt", recipe.vm_script(),
+                                  label="vm variant", say=say, log=log)
+    finally:
+        resolv.unlink()
+        resolv.write_bytes(node_resolv)
     image.kill_chroot_procs(rootfs)
     image_recipe.finish(rootfs)
     kernels = {name: sorted((rootfs / "boot").glob(f"{name}-*")) for name in ("vmlinuz", "initrd.img")}
