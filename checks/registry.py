@@ -43,10 +43,14 @@ class Verdict:
     figures: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     skipped: str = ""  # why the check does not apply to this lab
+    blamed: list[str] = field(default_factory=list)  # the nodes the problems are on, when it can tell
 
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str, *, blame: str = "") -> None:
+        """A problem; ``blame``: the node it is on (an ``expect ... names:`` step compares these)."""
         self.ok = False
         self.problems.append(problem)
+        if blame and blame not in self.blamed:
+            self.blamed.append(blame)
 
 
 CheckFn = Callable[["Lab", Verdict], None]

@@ -44,6 +44,8 @@ def check_steps(scn: Scenario, topo: Topology, known_ids: set[str] | None = None
             problems += _check_applies(step.check, topo, path + ("check",))
         elif isinstance(step, ExpectStep) and step.expect.check is not None:
             problems += _check_applies(step.expect.check, topo, path + ("expect", "check"))
+            if step.expect.names is not None:
+                problems += _selector(step.expect.names, topo, path + ("expect", "names"), fault_ids)
         elif isinstance(step, ExpectStep) and step.expect.metric is not None:
             earlier = [s.fault for s in scn.steps[:i] if isinstance(s, FaultStep)]
             problems += _check_metric(step.expect.metric, topo, earlier, path + ("expect", "metric"))

@@ -107,6 +107,8 @@ class ExpectSpec(StrictModel):
     min: float | None = None
     max: float | None = None
     outcome: Literal["pass", "fail"] | None = None
+    names: str | None = Field(None, description="with outcome: fail, the node(s) the check must name as "
+                              "where the problem is (a node selector, e.g. '@fault:lossy'), no more, no fewer")
 
     @model_validator(mode="after")
     def _one_subject(self) -> ExpectSpec:
@@ -116,6 +118,8 @@ class ExpectSpec(StrictModel):
             raise ValueError(f"metric '{self.metric}' needs min and/or max (and no outcome)")
         if self.check is not None and (self.outcome is None or self.min is not None or self.max is not None):
             raise ValueError(f"check '{self.check}' needs outcome: pass or fail (and no min/max)")
+        if self.names is not None and self.outcome != "fail":
+            raise ValueError("'names' goes with a check expected to fail (outcome: fail)")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is larger than max {self.max}")
         return self

@@ -227,6 +227,15 @@ class ScenarioRun:
     def _load(self, step: LoadStep, res: StepResult) -> None:
         self.loads.start(step.load, res)
 
+    def _named(self, check: str, selector: str, verdicts: list[Verdict], res: StepResult) -> None:
+        """The failed check named exactly the nodes ``selector`` picks (where the fault is)."""
+        want = sorted(select(selector, self.inv, self.rng, self.fault_nodes))
+        named = sorted({n for v in verdicts for n in v.blamed})
+        res.figures["named"] = named
+        if named != want:
+            raise ExpectationFailed(f"check {check} failed but named {', '.join(named) or 'no node'}; "
+                                    f"expected {', '.join(want)} ({selector})")
+
     def _load_end(self, step: LoadEnd, res: StepResult) -> None:
         self.loads.end(res)
 
@@ -241,6 +250,8 @@ class ScenarioRun:
                 limit = CHECK_TIMEOUT if e.outcome == "pass" else FAIL_TIMEOUT
                 raise ExpectationFailed(f"check {e.check} was expected to {e.outcome} within {limit:.0f} s "
                                         f"but {'passed' if passed else 'failed'} ({problems})")
+            if e.names is not None:
+                self._named(e.check, e.names, verdicts, res)
             return
         assert e.metric is not None
         if e.metric not in self.probes.metrics:  # the first expect of a family stops and judges it

@@ -65,7 +65,7 @@ def describe(step: Any) -> str:
     if isinstance(step, ExpectStep):
         e = step.expect
         if e.check:
-            return f"expect check {e.check} {e.outcome}"
+            return f"expect check {e.check} {e.outcome}" + (f" naming {e.names}" if e.names else "")
         bounds = " ".join(f"{k} {v:g}" for k, v in (("min", e.min), ("max", e.max)) if v is not None)
         return f"expect {e.metric} {bounds}"
     if isinstance(step, HealStep):
