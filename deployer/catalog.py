@@ -79,7 +79,8 @@ ROLES: dict[str, RoleSpec] = {
 }
 
 # Packages every node gets on top of the lab's own baseline (tools the checks use).
-COMMON_PACKAGES = ("chrony", "python3-openstackclient", "ceph-common", "faketime", "socat", "netcat-openbsd")
+COMMON_PACKAGES = ("chrony", "python3-openstackclient", "ceph-common", "faketime", "socat", "netcat-openbsd",
+                   "python3-scapy")  # scapy: the packet probes run in nodes (checks/probes/net_paths.py)
 
 
 def image_packages() -> list[str]:
