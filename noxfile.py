@@ -149,6 +149,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "tests.bench.bench_ha")
     session.run("python", "-m", "tests.bench.bench_robust")  # validate bounds, 100 ha up/down cycles
     session.run("python", "-m", "tests.bench.bench_keystone_cache")
+    session.run("python", "-m", "tests.bench.bench_net")  # loss matrix accuracy, path-MTU sweep per pair
     session.run("python", "-m", "tests.bench.bench_load")
     session.run("python", "-m", "tests.bench.bench_neutron")  # deploy per Neutron component, API, VXLAN vs underlay
 
