@@ -7,7 +7,9 @@ services only when their config changed.
 
 A component declares itself on its class: ``name``, the ``roles`` whose nodes run it,
 the plan ``stage`` it belongs to and the components of that stage it comes ``after``,
-and the ``service`` (a key of ``deployer.catalog.SERVICES``: unit and packages) it runs.
+and the ``service`` (a key of ``deployer.catalog.SERVICES``: unit and packages) it runs;
+an API component its ``api`` (``deployer.tls.Api``: ports and health path), from which
+haproxy's frontend and backend are derived.
 ``deployer.plan`` finds the classes and derives the deploy order from these; the health
 check derives the units to look at; the image its packages (from SERVICES).
 """
@@ -21,6 +23,15 @@ from deployer.catalog import SERVICES
 from deployer.context import Context
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
+from deployer.tls import Api
+
+_API_COMPONENTS: dict[str, type[Component]] = {}  # API name -> its component class
+
+
+def api_components() -> list[type[Component]]:
+    """Every component class (of the role modules imported: ``deployer.plan`` imports them
+    all) that declares an ``api``, by API name."""
+    return [_API_COMPONENTS[name] for name in sorted(_API_COMPONENTS)]
 
 
 class Component(abc.ABC):
@@ -29,6 +40,12 @@ class Component(abc.ABC):
     stage: ClassVar[str] = "controller"  # one of deployer.plan.STAGE_NAMES
     after: ClassVar[tuple[str, ...]] = ()  # components of the same stage that must be deployed first
     service: ClassVar[str | None] = None  # its SERVICES key; None: ``name`` when that is one, else no unit
+    api: ClassVar[Api | None] = None  # an HTTP API behind haproxy on the VIP (deployer.tls.Api)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.api is not None:
+            _API_COMPONENTS[cls.api.name] = cls
 
     def service_name(self) -> str | None:
         return self.service or (self.name if self.name in SERVICES else None)

@@ -31,8 +31,8 @@ from pathlib import Path
 from deployer.context import Context, render
 from deployer.errors import DeployError
 from deployer.inventory import Host
-from deployer.roles import haproxy_stat, memcached, neutron_common
-from deployer.roles.base import Component
+from deployer.roles import haproxy_stat, memcached
+from deployer.roles.base import Component, api_components
 from lab.errors import LabError
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -46,13 +46,28 @@ def config_values(ctx: Context, host: Host) -> dict[str, object]:
     h = ctx.cloud.haproxy
     return {
         "vip": ctx.inv.vip, "pem": PEM,
-        "keystone_servers": [(c.name, c.ip("mgmt")) for c in ctls],
+        "apis": api_values(ctx),
         "mariadb_servers": [(c.name, c.ip("mgmt"), c.name != host.name) for c in ctls],
         "inter_ms": h.inter_ms, "fall": h.fall, "rise": h.rise,
         "timeout_connect_ms": h.timeout_connect_ms, "timeout_check_ms": h.timeout_check_ms,
         **memcached.haproxy_values(ctx),
-        **neutron_common.haproxy_values(ctx),
     }
+
+
+def api_values(ctx: Context) -> list[dict[str, object]]:
+    """One frontend + backend per declared API that this lab runs: its ports, health path,
+    whether its backends serve TLS, and its servers (the component's hosts, addressed on
+    the VIP's network; none: the lab does not run it, e.g. Neutron on `control`)."""
+    values = []
+    for cls in api_components():
+        assert cls.api is not None
+        nodes = cls().hosts(ctx)
+        if nodes:
+            values.append({"name": cls.api.name, "public_port": cls.api.public_port,
+                           "backend_port": cls.api.backend_port, "health_path": cls.api.health_path,
+                           "backend_tls": cls.api.backend_tls,
+                           "servers": [(n.name, n.ip(ctx.inv.vip_network)) for n in nodes]})
+    return values
 
 
 def server_states(ctx: Context, node: str) -> dict[tuple[str, str], str]:
@@ -137,7 +152,7 @@ class HAProxy(Component):
 
     @staticmethod
     def _lists_proxies(ctx: Context, node: str) -> bool:
-        return {b for b, _ in server_states(ctx, node)} >= {"keystone", "mariadb"}
+        return {b for b, _ in server_states(ctx, node)} >= {"mariadb", *(str(a["name"]) for a in api_values(ctx))}
 
     @staticmethod
     def _nonlocal_bind(ctx: Context, node: str) -> None:

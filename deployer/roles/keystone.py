@@ -35,10 +35,12 @@ from deployer.inventory import Host
 from deployer.roles.base import Component
 from deployer.roles.haproxy import server_states, set_server_state
 from deployer.roles.memcached import keystone_cache
+from deployer.tls import Api
 from lab import state as labstate
 
 DB = "keystone"  # database and account name
-PORT = 5001  # uwsgi on each node's own address
+API = Api("keystone", public_port=5000, backend_port=5001, health_path="/v3")  # haproxy derives from it
+PORT = API.backend_port  # uwsgi on each node's own address
 REGION = "RegionOne"
 KEY_DIRS = {"fernet-keys": ("fernet_0", "fernet_1"), "credential-keys": ("credential_0", "credential_1")}
 UWSGI_THREADS = 4  # threads are cheap; processes (≈ 100 MB each) come from the cloud model
@@ -119,6 +121,7 @@ def mysql(ctx: Context, node: str, script: str) -> str:
 
 class Keystone(Component):
     name = "keystone"
+    api = API
     after = ("galera", "memcached", "rabbitmq", "keepalived")  # its database, cache and VIP
 
     def deploy(self, ctx: Context) -> None:

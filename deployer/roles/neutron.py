@@ -29,6 +29,7 @@ from deployer.roles.base import Component
 from deployer.roles.haproxy import server_states
 from deployer.roles.keystone import REGION, answers, ca_path, db_host, mysql
 from deployer.scripts import source
+from deployer.tls import Api
 
 UNIT = "/etc/systemd/system/neutron-server.service"
 MIGRATIONS = "/usr/lib/python3/dist-packages/neutron/db/migration/alembic_migrations/versions"
@@ -50,6 +51,7 @@ def run_script(ctx: Context, node: str, name: str, args: Mapping[str, object], *
 
 class NeutronServer(Component):
     name = "neutron-server"
+    api = Api("neutron", public_port=common.API_PORT, backend_port=common.BIND_PORT, health_path="/")
     after = ("keystone", "haproxy", "galera", "rabbitmq")
 
     def hosts(self, ctx: Context) -> list[Host]:

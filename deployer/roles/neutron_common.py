@@ -1,5 +1,6 @@
 """What Neutron's server and agents share: whether a lab runs Neutron at all, the one
-``neutron.conf`` every Neutron node gets, ML2's settings, and haproxy's frontend values.
+``neutron.conf`` every Neutron node gets and ML2's settings (haproxy derives Neutron's
+frontend and backend from ``NeutronServer.api``).
 
 A lab runs Neutron when some node has the ``network`` or ``compute`` role (a control
 plane alone, the ``control`` lab, deploys none), unless its cloud says ``neutron: false``. The same ``neutron.conf`` is
@@ -82,11 +83,3 @@ def write_common(ctx: Context, host: Host) -> bool:
     changed |= ctx.put(host.name, ML2, render("ml2_conf.ini.j2", **ml2_values(ctx)), mode=0o640,
                        owner="root:neutron")
     return changed
-
-
-def haproxy_values(ctx: Context) -> dict[str, object]:
-    """haproxy.cfg.j2's Neutron frontend: present only when the lab runs Neutron."""
-    if not enabled(ctx.inv, ctx.cloud):
-        return {"neutron_servers": []}
-    return {"neutron_servers": [(c.name, c.ip("mgmt")) for c in ctx.inv.with_role("controller")],
-            "neutron_port": API_PORT, "neutron_bind_port": BIND_PORT}
