@@ -137,8 +137,9 @@ def tempest(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Figures (root): lab engine (image, up/down, RAM per node, leak-free cycles), deploy
     (per component, RAM, no-op re-deploy), Ceph (time to HEALTH_OK, RAM per daemon, rados
-    bench healthy/degraded/rate-limited) and HA (VIP failover VRRPv2/advert 1 vs VRRPv3/
-    advert 0.1, API downtime and MTTR for power-off vs Keystone stop vs freeze; ~25 min), load
+    bench healthy/degraded/rate-limited; the Ceph probe's throughput per phase and time to
+    degraded/recovered on the weak `on-the-cheap` lab vs `storage`) and HA (VIP failover
+    VRRPv2/advert 1 vs VRRPv3/advert 0.1, API downtime and MTTR for power-off vs Keystone stop vs freeze; ~25 min), load
     (locust token issue through the VIP vs one controller, during a VIP-holder power-off,
     locust's own ceiling on one node), VM vs container nodes (boot time, RAM per node)."""
     install(session, "libvirt")
@@ -146,6 +147,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "tests.bench.bench_libvirt")  # VM vs container nodes (3 and 5 nodes)
     session.run("python", "-m", "tests.bench.bench_deploy")
     session.run("python", "-m", "tests.bench.bench_ceph")
+    session.run("python", "-m", "tests.bench.bench_ceph_phases")  # one OSD host down: weak lab vs storage lab
     session.run("python", "-m", "tests.bench.bench_ha")
     session.run("python", "-m", "tests.bench.bench_robust")  # validate bounds, 100 ha up/down cycles
     session.run("python", "-m", "tests.bench.bench_keystone_cache")

@@ -30,7 +30,7 @@ from lab.errors import LabError
 
 POOL = "stacklab"  # deployer.roles.ceph_pool.POOL: the test pool
 CEPH = "ceph --connect-timeout 10"
-Where = Lab | str
+Where = Lab | engine.LabRef  # a checks Lab, or a lab (name or open) turned into one on use
 
 
 @dataclass
@@ -53,6 +53,11 @@ class Health:
     def clean(self) -> bool:
         """Every PG active+clean."""
         return self.num_pgs > 0 and self.pgs.get("active+clean", 0) == self.num_pgs
+
+    @property
+    def recovered(self) -> bool:
+        """Every PG active+clean and every OSD up and in: the cluster as before a fault."""
+        return self.clean and self.up == self.osds == self.in_
 
     @property
     def degraded_pgs(self) -> int:
@@ -190,6 +195,14 @@ def read_back(where: Where, manifest: dict[str, Any], *, op_timeout: float = 30)
     return ReadBack(checked=len(objects), missing=sorted(n for n in objects if sums.get(n) is None),
                     mismatched=sorted(n for n, s in objects.items() if sums.get(n) not in (None, s)),
                     seconds=out["seconds"], errors=out["errors"])
+
+
+def remove_objects(where: Where, names: list[str], *, op_timeout: float = 30) -> int:
+    """Remove objects (those a probe wrote); how many were there to remove."""
+    if not names:
+        return 0
+    out = _io(where, {"action": "delete", "names": names, "op_timeout": op_timeout}, timeout=op_timeout + 120)
+    return int(out["removed"])
 
 
 @dataclass

@@ -9,6 +9,7 @@ Actions (``action`` in ARGS_JSON):
 * ``write``: ``n`` objects of ``size`` random bytes named ``prefix-00000``...; prints
   ``{"objects": {name: sha256}, "seconds": s}``.
 * ``read``: reads ``names``; prints ``{"sums": {name: sha256 or null}, "errors": {name: msg}}``.
+* ``delete``: removes ``names`` (absent ones are fine); prints ``{"removed": n}``.
 * ``probe``: writes one object; prints ``{"written": bool, "error": msg, "seconds": s}``.
 """
 
@@ -52,6 +53,17 @@ def read(io: Any, args: dict[str, Any]) -> dict[str, Any]:
     return {"sums": sums, "errors": errors}
 
 
+def delete(io: Any, args: dict[str, Any]) -> dict[str, Any]:
+    removed = 0
+    for name in args["names"]:
+        try:
+            io.remove_object(name)
+            removed += 1
+        except Exception:  # ObjectNotFound: a ring slot never written
+            continue
+    return {"removed": removed}
+
+
 def probe(io: Any, args: dict[str, Any]) -> dict[str, Any]:
     try:
         io.write_full(args["prefix"] + "-probe", os.urandom(4096))
@@ -71,7 +83,7 @@ def main() -> None:
         sys.exit(0 if args["action"] == "probe" else 2)
     try:
         io = cluster.open_ioctx(args["pool"])
-        result = {"write": write, "read": read, "probe": probe}[args["action"]](io, args)
+        result = {"write": write, "read": read, "probe": probe, "delete": delete}[args["action"]](io, args)
     finally:
         cluster.shutdown()
     result["seconds"] = round(time.monotonic() - start, 3)

@@ -72,6 +72,9 @@ class Family(abc.ABC):
         if self.live is not None and hasattr(self.live, "mark_fault"):
             self.live.mark_fault(at)
 
+    def on_heal(self, at: float) -> None:  # noqa: B027 - optional: most probes measure from the fault
+        """A heal step ran at host CLOCK_MONOTONIC ``at``."""
+
     @abc.abstractmethod
     def judge(self) -> tuple[dict[str, float | None], dict[str, Any]]:
         """Stop, settle or verify; (metrics, figures)."""
@@ -243,6 +246,45 @@ class Haproxy(Family):
 
     def stop(self) -> None:
         """The watches are threads bounded by their own timeout: nothing runs in a node."""
+
+
+@family
+class Ceph(Family):
+    """Cluster status, a steady writer and a checksum-verifying reader in a Ceph client
+    node (``checks.ha_ceph``); objects verified after recovery."""
+
+    name = "ceph"
+    service = "ceph-osd"
+    metrics: ClassVar[dict[str, Metric]] = {
+        "ceph_degraded_s": Metric("s", "first fault to Ceph reporting degraded/undersized PGs or an OSD down", True),
+        "ceph_recovery_s": Metric("s", "first heal after the first fault to every PG active+clean, every OSD up",
+                                  True),
+        "ceph_degraded_pgs": Metric("count", "most PGs degraded at once during the run"),
+        "ceph_writes_blocked_s": Metric("s", "a fault to the first write that gave up (20 s op timeout); earliest",
+                                        True),
+        "ceph_objects_lost": Metric("count", "acknowledged objects unreadable after recovery"),
+        "ceph_objects_mismatched": Metric("count", "objects read back (during the run or after recovery) with "
+                                          "another checksum than was written"),
+        "rados_write_mbps": Metric("MB/s", "steady writer (1 MiB objects, one at a time) while the first fault "
+                                   "is in force", True),
+        "rados_read_mbps": Metric("MB/s", "steady reader (1 MiB objects, one at a time) while the first fault "
+                                  "is in force", True),
+    }
+
+    def start(self) -> None:
+        from checks.ha_ceph import CephWatch
+
+        self.live = CephWatch(self.ctx.lab, seconds=PROBE_SECONDS).start()
+
+    def baseline(self) -> None:
+        self.live.wait_ready(timeout=180)
+
+    def on_heal(self, at: float) -> None:
+        self.live.mark_heal(at)
+
+    def judge(self) -> tuple[dict[str, float | None], dict[str, Any]]:
+        report = self.live.stop_and_verify()
+        return report.metrics(), {"ceph": report.figures()}
 
 
 METRICS: dict[str, Metric] = {m: spec for f in FAMILIES.values() for m, spec in f.metrics.items()}

@@ -47,6 +47,10 @@ class ProbeSet:
         for fam in self.live.values():
             fam.on_fault(at, nodes, action, service)
 
+    def on_heal(self, at: float) -> None:
+        for fam in self.live.values():
+            fam.on_heal(at)
+
     def metric(self, name: str) -> float | None:
         """The metric's value, judging its family the first time it is asked for."""
         if name not in self.metrics:

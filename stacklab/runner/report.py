@@ -149,6 +149,11 @@ def print_verdict(run: ScenarioRun, result: dict[str, Any], out: Path) -> None:
         lines += [f"         {line}" for line in gate_lines(r.figures)]  # a load's gates: measured vs bound
         if r.status != "passed" and r.detail:
             lines.append(f"       {r.detail[:300]}")
+    if ceph := result["metrics"]["figures"].get("ceph"):  # the Ceph probe's phases: throughput and latency
+        from checks.ceph_timeline import phase_table
+
+        lines += ["  ceph client I/O per phase (1 MiB objects, one at a time):"]
+        lines += [f"    {line}" for line in phase_table(ceph)]
     noisy = {n: c for n, c in result["journal_errors"].items() if c}
     if noisy:
         lines.append(f"  journal errors: {', '.join(f'{n}={c}' for n, c in noisy.items())} (see {out}/logs)")

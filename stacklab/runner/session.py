@@ -214,6 +214,7 @@ class ScenarioRun:
 
     def _heal(self, step: HealStep, res: StepResult) -> None:
         todo = self.active if step.heal == "all" else [a for a in self.active if a[0] in step.heal]
+        self.probes.on_heal(time.monotonic())
         if step.heal == "all":  # everything the lab state records, whoever applied it
             res.figures["lab_faults_undone"] = len(faults.heal(self.lab))
         else:

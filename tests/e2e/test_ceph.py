@@ -79,6 +79,7 @@ def test_controller_is_a_ceph_client(storage: str) -> None:
     assert "ctl1" in ceph.client_nodes(open_lab(storage))[:1]
 
 
+@pytest.mark.nightly  # CI: scenarios/ceph-osd-loss.yaml (tests/e2e/test_scenarios.py) covers it
 def test_one_osd_node_down_degrades_then_recovers(healed: str) -> None:
     lab = healed
     manifest = ceph.write_objects(lab, 64)
@@ -99,6 +100,7 @@ def test_one_osd_node_down_degrades_then_recovers(healed: str) -> None:
     assert recovered.intact and recovered.checked == 64, (recovered.missing, recovered.mismatched)
 
 
+@pytest.mark.nightly  # CI: scenarios/ceph-osd-loss.yaml covers it (with three mons)
 def test_two_of_three_osd_nodes_down_block_writes(healed: str) -> None:
     lab = healed
     for node in ("stor2", "stor3"):

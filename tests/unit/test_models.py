@@ -17,7 +17,8 @@ DOCTESTED = ["lab.model", "lab.modelbase", "lab.problems", "lab.faultspec", "dep
              "deployer.model", "checks.catalog", "stacklab.scenario", "stacklab.yamlsrc", "stacklab.validate",
              "stacklab.runner.steps", "checks.ha_metrics", "lab.clock", "checks.registry", "checks.metrics",
              "checks.cluster", "stacklab.runner.probes", "lab.backends", "lab.backends.lxc.config",
-             "stacklab.cli_fault", "deployer.plan", "deployer.roles.neutron_common", "deployer.scripts"]
+             "stacklab.cli_fault", "deployer.plan", "deployer.roles.neutron_common", "deployer.scripts",
+             "checks.ceph_timeline", "checks.ha_ceph"]
 
 
 @pytest.mark.parametrize("module", DOCTESTED)

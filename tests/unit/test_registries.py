@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from checks import metrics, registry
+from checks.ceph_timeline import Timeline
 from checks.ha_api import ApiResult
+from checks.ha_ceph import CephReport
 from checks.ha_galera import GaleraReport
 from checks.ha_rabbit import RabbitReport
 from checks.ha_vip import VipResult
@@ -31,6 +33,7 @@ RESULTS = {
     "api": ApiResult("cli1", []).metrics(),
     "galera": GaleraReport([], {}, "t").metrics(),
     "rabbit": RabbitReport([], [], "ctl1").metrics(),
+    "ceph": CephReport(Timeline([], [], []), [], [], 0, 0, 0).metrics(),
 }
 
 
@@ -55,8 +58,8 @@ def test_the_schema_allows_exactly_the_produced_metrics() -> None:
     schema = str(Scenario.model_json_schema())
     for metric in metrics.METRICS:
         assert f"'{metric}'" in schema
-    with pytest.raises(ValueError, match="rados_write_mbps"):
-        Scenario.model_validate({"name": "x", "lab": "ha", "steps": [{"expect": {"metric": "rados_write_mbps",
+    with pytest.raises(ValueError, match="rados_bench_iops"):
+        Scenario.model_validate({"name": "x", "lab": "ha", "steps": [{"expect": {"metric": "rados_bench_iops",
                                                                                  "min": 1}}]})
 
 
