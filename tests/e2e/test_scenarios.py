@@ -104,7 +104,7 @@ STORAGE_DETECTORS = {
                       "expect ceph_recovery_s max 180"},
     # the physics bounds are on the down phase's throughput: refused without the fault too
     "ceph-on-the-cheap": {"expect ceph_degraded_pgs min 1", "expect rados_write_mbps max 12.5",
-                          "expect rados_read_mbps max 12.5", "expect ceph_recovery_s max 300"},
+                          "expect rados_read_mbps max 25", "expect ceph_recovery_s max 300"},
 }
 
 
