@@ -106,13 +106,15 @@ class ApiProbe(ProbeClient):
 
     def __init__(self, lab: engine.LabRef, node: str | None = None, *, timeout: float = 5.0,
                  connect_timeout: float = 0.8, interval: float = 0.25, concurrency: int = 4, seconds: float = 300,
-                 max_requests: int = 10_000, avoid: tuple[str, ...] = ()) -> None:
+                 max_requests: int = 10_000, avoid: tuple[str, ...] = (), use_token: bool = False) -> None:
         self.lab = lab
         self.node = node or prober(lab, avoid)
         config = {**credentials(lab, self.node), "timeout": timeout, "connect_timeout": connect_timeout,
-                  "interval": interval, "concurrency": concurrency, "max_samples": max_requests}
+                  "interval": interval, "concurrency": concurrency, "max_samples": max_requests,
+                  "use_token": use_token}
         self.probe = NodeProbe(lab, self.node, "api", config, seconds)
         self.result: ApiResult | None = None
+        self.lines: list[dict[str, Any]] = []
 
     def current(self) -> list[Sample]:
         return to_samples(self.probe.read())
@@ -136,9 +138,28 @@ class ApiProbe(ProbeClient):
         if self.result is not None:
             return self.result
         lines = self.probe.stop()
+        self.lines = lines
         self.result = ApiResult(self.node, to_samples(lines), self.fault_t, problems=self.probe.problems())
         return self.result
 
 
 def to_samples(lines: list[dict[str, Any]]) -> list[Sample]:
     return [Sample("api", s["t"], s["ok"], s["lat"], s.get("err"), s.get("status")) for s in samples(lines, "api")]
+
+
+def token_refusals(lines: list[dict[str, Any]], since: float | None) -> tuple[dict[str, float | None],
+                                                                              dict[str, Any]]:
+    """Of the tokens issued (from ``since``, host monotonic), how many the API refused when
+    their holder presented them (a probe run with ``use_token``): (metrics, figures).
+
+    >>> token_refusals([{"k": "api", "t": 1, "ok": True, "issued": True},
+    ...                 {"k": "api", "t": 2, "ok": False, "issued": True},
+    ...                 {"k": "api", "t": 3, "ok": False, "issued": False}], None)[0]
+    {'api_token_refused_rate': 0.5}
+    """
+    seen = [s for s in samples(lines, "api") if since is None or float(s["t"]) >= since]
+    issued = [s for s in seen if s.get("issued")]
+    refused = sum(1 for s in issued if not s["ok"])
+    rate = rounded(refused / len(issued), 4) if issued else None
+    return {"api_token_refused_rate": rate}, {"issued": len(issued), "refused": refused,
+                                              "not_issued": len(seen) - len(issued)}

@@ -163,6 +163,36 @@ class Api(Family):
         return result.metrics(), {"api": result.figures(), **figures}
 
 
+@family
+class TokenUse(Family):
+    """Tokens issued through the VIP and presented through it again, as their holders'
+    next call would: a Keystone whose clock is off refuses the others' tokens (or its own
+    are refused), and the VIP's round robin spreads that over every client."""
+
+    name = "token"
+    service = "keystone"
+    metrics: ClassVar[dict[str, Metric]] = {
+        "api_token_refused_rate": Metric("ratio", "tokens issued through the VIP and refused when presented "
+                                         "through it, from the fault on (all, without one)")}
+
+    def start(self) -> None:
+        from checks.ha_api import ApiProbe
+
+        # 2 a second: each sample costs Keystone a token and a validation
+        self.live = ApiProbe(self.ctx.lab, seconds=PROBE_SECONDS, max_requests=100_000, interval=0.5,
+                             concurrency=2, use_token=True).start()
+
+    def baseline(self) -> None:
+        self.live.wait_requests(5, timeout=120)
+
+    def judge(self) -> tuple[dict[str, float | None], dict[str, Any]]:
+        from checks.ha_api import token_refusals
+
+        self.live.stop()
+        found, figures = token_refusals(self.live.lines, self.live.fault_t)
+        return found, {"token": figures}
+
+
 class DataChecker(Family):
     """A writer whose data is verified after heal (no settling: it checks what was kept)."""
 

@@ -34,6 +34,9 @@ from lab.errors import LabError
 from lab.faultspec import FaultSpec, Freeze, LinkLoss, LinkRate, Partition, SetMtu
 
 Act = Callable[[labstate.LabState, Backend, Any, str], None]
+# Undo a fault from its record in the lab state (heal in another process has no spec):
+# what went wrong, or ''.
+Restore = Callable[[labstate.LabState, Backend, dict[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -41,18 +44,20 @@ class Verb:
     apply: Act
     undo: str | Act | None  # a verb name, a function, or None with ``permanent`` saying why
     permanent: str = ""
+    restore: Restore | None = None  # heal's undo from the record, for verbs whose record needs more than a unit start
 
 
 VERBS: dict[str, Verb] = {}
 
 
-def verb(name: str, *, undo: str | Act | None = None, permanent: str = "") -> Callable[[Act], Act]:
+def verb(name: str, *, undo: str | Act | None = None, permanent: str = "",
+         restore: Restore | None = None) -> Callable[[Act], Act]:
     """Register ``fn`` as the verb ``name``, paired with its undo (or the reason it has none)."""
     if (undo is None) == (not permanent):
         raise ValueError(f"fault verb '{name}': give its undo or, for none, permanent='why'")
 
     def register(fn: Act) -> Act:
-        VERBS[name] = Verb(fn, undo, permanent)
+        VERBS[name] = Verb(fn, undo, permanent, restore)
         return fn
 
     return register
@@ -65,8 +70,9 @@ def known(st: labstate.LabState, node: str) -> str:
     raise LabError(f"lab '{st.lab}' has no node '{node}'; nodes: {', '.join(st.nodes)}")
 
 
-def apply(lab: str, spec: FaultSpec) -> None:
-    """Apply one fault (to every node its selector names) and record it for heal."""
+def apply(lab: str, spec: FaultSpec) -> list[str]:
+    """Apply one fault (to every node its selector names) and record it for heal. Returns
+    the notes its records carry (how it was emulated on this backend, when it was)."""
     action = getattr(spec, "action", None)
     if action not in VERBS:
         raise LabError(f"unknown fault action {action!r}; allowed: {', '.join(sorted(VERBS))}")
@@ -74,9 +80,11 @@ def apply(lab: str, spec: FaultSpec) -> None:
         st = engine.require(lab)
         be = engine.get_backend(st.backend)
         targets = [""] if isinstance(spec, Partition) else [known(st, spec.node)]  # type: ignore[attr-defined]
+        before = len(st.faults)
         for node in targets:
             VERBS[action].apply(st, be, spec, node)
         labstate.save(st)
+        return [f["note"] for f in st.faults[before:] if f.get("note")]
 
 
 def record(st: labstate.LabState, kind: str, node: str, **extra: Any) -> None:
@@ -200,11 +208,16 @@ def heal(lab: str) -> list[dict[str, Any]]:
             power_on(st, be, None, node)
         failed = [start_unit(st, be, f["node"], f["unit"]) for f in undone  # service faults: units run again
                   if f.get("unit") and f["node"] not in off]  # a powered-on node starts its own units
+        failed += [restore(st, be, f) for f in undone if (restore := _restorer(f["kind"]))]
         st.faults = []
         labstate.save(st)
     if problems := [p for p in failed if p]:
         raise LabError("heal: " + "; ".join(problems))
     return undone
+
+
+def _restorer(kind: str) -> Restore | None:
+    return VERBS[kind].restore if kind in VERBS else None
 
 
 def start_unit(st: labstate.LabState, be: Backend, node: str, unit: str) -> str:

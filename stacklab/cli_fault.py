@@ -33,7 +33,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
         undone = faults.heal(lab)
         say(f"lab {lab}: healed {len(undone)} fault(s)")
         return 0
-    model = LAB_FAULTS.get(args.action) or service_faults.ServiceFault
+    model = LAB_FAULTS.get(args.action) or service_faults.MODELS[args.action]
     try:
         spec = model.model_validate(params)
     except ValidationError as e:
@@ -41,7 +41,8 @@ def cmd_fault(args: argparse.Namespace) -> int:
             print(f"stacklab fault {args.action}: {dotted(p.path)}: {p.message}", file=sys.stderr)
         return 2
     for one in _concrete(lab, spec):
-        faults.apply(lab, one)
+        for note in faults.apply(lab, one):
+            say(f"lab {lab}: {note}")
     say(f"lab {lab}: {args.action} applied ({', '.join(f'{k}={v}' for k, v in params.items() if k != 'action')})")
     return 0
 
@@ -87,9 +88,10 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("fault", help="apply a lab fault, or heal all of them",
                        description="Examples: fault power_off ctl1 | fault link_loss cmp1 network=overlay "
                        "percent=30 | fault partition groups='[[ctl1],[ctl2,ctl3]]' | "
-                       "fault stop_service @vip_holder service=keystone | fault power_off role:compute | fault heal")
+                       "fault stop_service @vip_holder service=keystone | fault power_off role:compute | "
+                       "fault clock_skew ctl1 offset=+2h services=[keystone] | fault heal")
     p.add_argument("--lab", help="lab name (may be omitted when one lab is up)")
-    actions = [*sorted({*LAB_FAULTS, *service_faults.ACTIONS}), "heal"]
+    actions = [*sorted({*LAB_FAULTS, *service_faults.MODELS}), "heal"]
     p.add_argument("action", choices=actions, metavar="ACTION", help=f"one of: {', '.join(actions)}")
     p.add_argument("params", nargs="*", metavar="[NODE] KEY=VALUE")
     p.set_defaults(func=cmd_fault)

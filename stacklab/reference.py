@@ -16,7 +16,7 @@ from pathlib import Path
 from checks.load import TARGETS
 from checks.metrics import FAMILIES
 from checks.registry import SUITE, checks
-from deployer.service_faults import ACTIONS
+from deployer.service_faults import ACTIONS, MODELS
 from lab.faults import VERBS
 from lab.faultspec import LAB_FAULTS
 
@@ -41,9 +41,12 @@ def _metrics() -> str:
 
 def _faults() -> str:
     rows = []
-    for name in sorted({*LAB_FAULTS, *ACTIONS}):
+    for name in sorted({*LAB_FAULTS, *MODELS}):
         if name in ACTIONS:
             rows.append(f"| `{name}` | service (`service:` NAME) | heal starts the unit again |")
+        elif name in MODELS:
+            rows.append(f"| `{name}` | the clock services see (`offset:`, `services:` NAMES; libfaketime on "
+                        "containers) | heal takes the skew off and restarts them |")
         else:
             undo = VERBS[name].undo
             how = f"`{undo}`" if isinstance(undo, str) else "undone by heal" if undo else VERBS[name].permanent

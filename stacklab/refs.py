@@ -9,6 +9,7 @@ from checks.load import TARGETS
 from checks.load.gates import GATES
 from checks.metrics import METRICS, producer
 from deployer.catalog import ROLES, SERVICES
+from deployer.service_faults import ClockSkew
 from deployer.validate import nodes_with_role
 from lab.errors import LabError
 from lab.faultspec import FaultSpec, LinkFault, NodeFault, Partition
@@ -134,6 +135,11 @@ def _check_fault(fault: FaultSpec, topo: Topology, path: Path, ids: set[str]) ->
             problems.append(Problem(path + ("network",), f"{where} network '{fault.network}'; {allowed(nets)}"))
     if isinstance(fault, ServiceFault) and sel is not None:
         problems += _check_service(fault.service, selected_roles(sel, topo_nodes(topo)), path)
+    if isinstance(fault, ClockSkew) and sel is not None:
+        roles = selected_roles(sel, topo_nodes(topo))
+        for i, service in enumerate(fault.services):
+            problems += [Problem(p.path[:-1] + ("services", i), p.message)
+                         for p in _check_service(service, roles, path)]
     return problems
 
 

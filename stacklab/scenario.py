@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from checks.catalog import CHECKS, LOAD_TARGETS, METRICS
 from checks.load.gates import GATES
 from deployer.model import Cloud
-from deployer.service_faults import ACTIONS, ServiceFault
+from deployer.service_faults import MODELS, ClockSkew, ServiceFault
 from lab.faultspec import LAB_FAULTS, FaultSpec
 from lab.model import Topology
 from lab.modelbase import Duration, Name, StrictModel
@@ -48,14 +48,14 @@ else:
     GateName = _literal(GATES)
 
 
-SERVICE_FAULTS = tuple(sorted(ACTIONS))  # declared with their code in deployer.service_faults
+SERVICE_FAULTS = tuple(sorted(MODELS))  # declared with their code in deployer.service_faults
 FAULT_ACTIONS = tuple(sorted((*LAB_FAULTS, *SERVICE_FAULTS)))
 
 
 def _fault_tag(value: Any) -> str | None:
     action = value.get("action") if isinstance(value, dict) else getattr(value, "action", None)
     if action in SERVICE_FAULTS:
-        return "<service>"
+        return "<clock_skew>" if MODELS[action] is ClockSkew else "<service>"
     return f"<{action}>" if action in LAB_FAULTS else None
 
 
@@ -65,7 +65,8 @@ if TYPE_CHECKING:
 else:
     _FAULT_MEMBERS = tuple(Annotated[cls, Tag(f"<{name}>")] for name, cls in LAB_FAULTS.items())
     Fault = Annotated[
-        Union[(*_FAULT_MEMBERS, Annotated[ServiceFault, Tag("<service>")])],
+        Union[(*_FAULT_MEMBERS, Annotated[ServiceFault, Tag("<service>")],
+               Annotated[ClockSkew, Tag("<clock_skew>")])],
         Discriminator(_fault_tag, custom_error_type="fault_action", custom_error_message="fault action"),
     ]
 

@@ -34,32 +34,43 @@ def token_body(cfg: dict[str, Any]) -> bytes:
                                 "scope": scope}}).encode()
 
 
-def one_request(cfg: dict[str, Any], tls: ssl.SSLContext, body: bytes) -> dict[str, Any]:
+def call(cfg: dict[str, Any], tls: ssl.SSLContext, method: str, body: bytes | None,
+         headers: dict[str, str]) -> tuple[int | None, str | None, str]:
+    """One request on a fresh connection: (status, error, X-Subject-Token)."""
     url = urlsplit(cfg["auth_url"])
-    t = time.monotonic()
     # Connect (TCP + TLS) under the short timeout: a dead frontend shows as an error
     # within it, not as one request hanging for the whole read timeout.
     conn = http.client.HTTPSConnection(url.hostname or "", url.port or 443, context=tls,
                                        timeout=float(cfg["connect_timeout"]))
-    status: int | None = None
-    err: str | None = None
     try:
         conn.connect()
         assert conn.sock is not None
         conn.sock.settimeout(float(cfg["timeout"]))
-        conn.request("POST", url.path.rstrip("/") + "/auth/tokens", body,
-                     {"Content-Type": "application/json", "Accept": "application/json"})
+        conn.request(method, url.path.rstrip("/") + "/auth/tokens", body, {"Accept": "application/json", **headers})
         resp = conn.getresponse()
         resp.read()
-        status = resp.status
-        if status != 201:
-            err = f"HTTP {status} {resp.reason}"
+        return resp.status, None, resp.getheader("X-Subject-Token") or ""
     except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError and timeouts are OSErrors
-        err = error_text(exc)
+        return None, error_text(exc), ""
     finally:
         conn.close()
-    return {"k": "api", "t": t, "ok": status == 201, "lat": round(time.monotonic() - t, 6),
-            "status": status, "err": err}
+
+
+def one_request(cfg: dict[str, Any], tls: ssl.SSLContext, body: bytes) -> dict[str, Any]:
+    """Issue a token; with ``use_token``, then present it on another connection (through the
+    VIP: haproxy's round robin may pick another controller), as its holder's next call would."""
+    t = time.monotonic()
+    status, err, token = call(cfg, tls, "POST", body, {"Content-Type": "application/json"})
+    issued = status == 201
+    if status is not None and not issued:
+        err = f"HTTP {status}"
+    if issued and cfg.get("use_token"):
+        status, err, _ = call(cfg, tls, "GET", None, {"X-Auth-Token": token, "X-Subject-Token": token})
+        if status is not None and status != 200:
+            err = f"token refused: HTTP {status}"
+    ok = issued and (not cfg.get("use_token") or status == 200)
+    return {"k": "api", "t": t, "ok": ok, "lat": round(time.monotonic() - t, 6), "status": status, "err": err,
+            "issued": issued}
 
 
 def main() -> None:

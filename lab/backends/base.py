@@ -107,6 +107,10 @@ class Capabilities:
     # A powered-off node's network namespace (with its addresses, e.g. a VIP keepalived
     # added) outlives it, so power-on must reset its interfaces as a fresh boot would.
     netns_survives_power_off: bool
+    # Each node has a wall clock of its own that can be set in it (a VM: CAP_SYS_TIME on
+    # its own clock). Without it (containers share the host's one kernel clock) a
+    # ``clock_skew`` fault is emulated for named services (libfaketime), and says so.
+    own_wall_clock: bool = False
 
 
 class Console(abc.ABC):

@@ -208,7 +208,8 @@ class ScenarioRun:
             faults.apply(self.lab, spec)
             self.active.append((spec.id, "", spec))
         for node in nodes:
-            faults.apply(self.lab, spec.model_copy(update={"node": node}))
+            if notes := faults.apply(self.lab, spec.model_copy(update={"node": node})):
+                res.figures.setdefault("notes", []).extend(notes)  # how the fault was emulated here
             self.active.append((spec.id, node, spec))
         self.probes.on_fault(self.fault_at, nodes, spec.action, getattr(spec, "service", None))  # type: ignore[attr-defined]
 

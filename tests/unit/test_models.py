@@ -94,7 +94,7 @@ def test_every_fault_action_in_the_schema_is_carried_out() -> None:
     from deployer import service_faults
     from lab import faults
 
-    assert schema_actions() == set(faults.VERBS) | set(service_faults.ACTIONS)
+    assert schema_actions() == set(faults.VERBS) | set(service_faults.MODELS)
     assert set(FAULT_ACTIONS) == schema_actions()
     with pytest.raises(ValueError, match="power_of"):
         Scenario.model_validate({"name": "x", "lab": "ha", "steps": [{"fault": {"action": "power_of",

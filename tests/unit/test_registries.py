@@ -14,7 +14,7 @@ import pytest
 
 from checks import metrics, registry
 from checks.ceph_timeline import Timeline
-from checks.ha_api import ApiResult
+from checks.ha_api import ApiResult, token_refusals
 from checks.ha_ceph import CephReport
 from checks.ha_galera import GaleraReport
 from checks.ha_rabbit import RabbitReport
@@ -31,6 +31,7 @@ from stacklab.scenario import Scenario
 RESULTS = {
     "vip": VipResult("cli1", "10.0.0.5", 5000, 0.02, [], ["ctl1"], ["ctl1"]).metrics(),
     "api": ApiResult("cli1", []).metrics(),
+    "token": token_refusals([], None)[0],
     "galera": GaleraReport([], {}, "t").metrics(),
     "rabbit": RabbitReport([], [], "ctl1").metrics(),
     "ceph": CephReport(Timeline([], [], []), [], [], 0, 0, 0).metrics(),
@@ -162,12 +163,12 @@ def test_every_component_service_is_in_the_image() -> None:
 
 
 def test_every_lab_fault_has_an_undo_or_says_why_not() -> None:
-    from deployer.service_faults import ACTIONS
+    from deployer.service_faults import MODELS
     from lab import faults
     from lab.faultspec import LAB_FAULTS
 
     # a model for each verb, a verb for each model: lab faults and service faults in one registry
-    assert set(faults.VERBS) == set(LAB_FAULTS) | set(ACTIONS)
+    assert set(faults.VERBS) == set(LAB_FAULTS) | set(MODELS)
     for name, verb in faults.VERBS.items():
         assert (verb.undo is None) == bool(verb.permanent), name
         if isinstance(verb.undo, str):  # undone by another verb, which needs no undo itself
