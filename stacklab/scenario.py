@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from checks.catalog import CHECKS, LOAD_TARGETS, METRICS
 from checks.load.gates import GATES
@@ -189,5 +189,15 @@ class Scenario(StrictModel):
     cloud: Cloud | None = Field(None, description="with 'lab': a variant, only the keys given replace the lab's "
                                 "(e.g. keystone: {cache: local}); with an inline 'topology': the whole cloud")
     permanent: bool = Field(False, description="the fault is meant to stay: no closing heal + healthy")
+    known_broken: list[CheckName] = Field(default_factory=list, description="checks this cloud (variant) fails "
+                                          "even when nothing is faulted, e.g. keystone_coherent with cache: local: "
+                                          "every healthy step requires them to fail, and says so")
     seed: int | None = Field(None, description="seed for @random selectors; recorded when unset")
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("known_broken")
+    @classmethod
+    def _known_broken_are_checks(cls, names: list[str]) -> list[str]:
+        if "healthy" in names:
+            raise ValueError("'healthy' is the whole suite: name the checks the cloud is known to break")
+        return names

@@ -104,6 +104,7 @@ def show(results: dict[str, dict[str, Any]]) -> None:
                   f"{f(m['get']['p50']):>7}/{f(m['get']['p95']):<7} {failed(m):>7}  "
                   f"{checks_text}{m['token'].get('error', '')}")
     base = results.get("vip")
+    shared_vs_local(results)
     for cache, r in results.items():
         for kind in ("token", "get"):
             a, b = r["one_off"][kind]["p95"], r["healthy"][kind]["p95"]
@@ -112,6 +113,19 @@ def show(results: dict[str, dict[str, Any]]) -> None:
             if base and cache != "vip" and r["healthy"][kind]["p50"] and base["healthy"][kind]["p50"]:
                 print(f"  ratio {cache} : vip {kind} p50 healthy = "
                       f"{r['healthy'][kind]['p50'] / base['healthy'][kind]['p50']:.2f}x")
+
+
+def shared_vs_local(results: dict[str, dict[str, Any]]) -> None:
+    """The issue's measure: after the power-off, each shared setting's token p95 and failures
+    next to the per-controller cache's (local: never waits on another controller)."""
+    local = results.get("local")
+    if not local or not local["one_off"]["token"]["p95"]:
+        return
+    for cache, r in results.items():
+        p95, base = r["one_off"]["token"]["p95"], local["one_off"]["token"]["p95"]
+        if cache != "local" and p95:
+            print(f"  ratio {cache} : local token p95, one controller off = {p95 / base:.2f}x"
+                  f"  (failed {failed(r['one_off'])} vs {failed(local['one_off'])})")
 
 
 def main() -> None:

@@ -36,3 +36,26 @@ def test_a_bad_variant_is_reported_at_its_line_with_the_allowed_values(tmp_path:
     assert not result.ok
     assert result.messages == [f"{tmp_path}/variant.yaml:5: cloud.rabbitmq.partition_handling: 'pause' is not "
                                "allowed; allowed: ignore, pause_minority, autoheal"]
+
+
+def test_a_variant_known_to_break_a_check_must_fail_it_in_healthy_steps() -> None:
+    from checks.registry import Verdict
+    from stacklab.runner.session import known_broken
+
+    lying = known_broken(Verdict("keystone_coherent", ok=False, problems=["ctl2 read v0"]))
+    assert lying.ok and lying.figures["known_broken"] == ["ctl2 read v0"]
+    honest = known_broken(Verdict("keystone_coherent"))
+    assert not honest.ok and "known_broken" in honest.problems[0]
+
+
+def test_known_broken_names_checks_not_the_suite() -> None:
+    import pytest
+
+    from stacklab.scenario import Scenario
+
+    steps = [{"check": "healthy"}]
+    assert Scenario.model_validate({"name": "x", "lab": "control", "known_broken": ["keystone_coherent"],
+                                    "steps": steps}).known_broken == ["keystone_coherent"]
+    for bad, why in ((["healthy"], "the whole suite"), (["keystone_coherentt"], "keystone_coherent")):
+        with pytest.raises(ValueError, match=why):
+            Scenario.model_validate({"name": "x", "lab": "control", "known_broken": bad, "steps": steps})
