@@ -14,7 +14,8 @@ A clock skew on a backend whose nodes share the host's kernel clock (LXC) cannot
 the node's clock: it moves the clock the named services see, by a systemd drop-in that
 preloads libfaketime into their units (in ``/run``: a reboot of the node drops it, as
 it would any runtime setting), and restarts them; heal removes it and restarts them
-again. Its record in the lab state says so (``note``).
+again. Its record in the lab state says so (``note``). libfaketime moves the services'
+monotonic clock by the same offset (consistently: their timers and sleeps still work).
 
 >>> ClockSkew.model_validate({"action": "clock_skew", "node": "ctl1", "offset": "-2h",
 ...     "services": ["keystone"]}).offset
@@ -123,9 +124,14 @@ def _skew(st: labstate.LabState, be: Backend, spec: ClockSkew, node: str) -> Non
     if be.capabilities.own_wall_clock:
         raise LabError(f"clock_skew on backend {be.name}: moving a node's own clock is not implemented yet")
     units = [unit_of(s) for s in spec.services]
-    body = (f"[Service]\nEnvironment=LD_PRELOAD=$lib\n"
-            f"Environment=FAKETIME={spec.offset:+.0f} FAKETIME_DONT_FAKE_MONOTONIC=1\n")
-    script = f"set -e; lib=$(ls {FAKETIME_GLOB} | head -n1); [ -n \"$lib\" ]; " + "; ".join(
+    # libfaketime moves CLOCK_MONOTONIC too: its option not to (FAKETIME_DONT_FAKE_MONOTONIC)
+    # breaks Python 3.11's time.sleep (EINVAL from clock_nanosleep, libfaketime#426), so a
+    # clock set back further than the node's uptime would read a negative monotonic time.
+    guard = f"[ $(cut -d. -f1 /proc/uptime) -gt {-spec.offset + 60:.0f} ] || {{ echo 'the node is up for less " \
+            f"than the offset: set back this far, its services would read a negative monotonic clock' >&2; " \
+            "exit 3; }; " if spec.offset < 0 else ""
+    body = f"[Service]\nEnvironment=LD_PRELOAD=$lib\nEnvironment=FAKETIME={spec.offset:+.0f}\n"
+    script = f"set -e; {guard}lib=$(ls {FAKETIME_GLOB} | head -n1); [ -n \"$lib\" ]; " + "; ".join(
         f"mkdir -p {shlex.quote(_dropin(u).rsplit('/', 1)[0])}; printf '%s' \"{body}\" > {shlex.quote(_dropin(u))}"
         for u in units) + f"; systemctl daemon-reload; systemctl restart {shlex.join(units)}"
     done = be.run(st.lab, node, ["/bin/sh", "-c", script], timeout=240)

@@ -115,18 +115,20 @@ def keystone_tokens_cross(lab: Lab, v: Verdict) -> None:
     base = "openstack --os-cloud stacklab --os-auth-url {url} token issue -f json"
 
     def issue(ctl: str) -> tuple[str, float | None, str]:
-        cmd = f"date +%s; {base.format(url=url[ctl])}; date +%s"
+        cmd = f"date +%s; {base.format(url=url[ctl])}; date +%s.%N"
         done = lab.host(node).run(cmd)
         lines = done.stdout.strip().splitlines()
         if done.rc != 0 or len(lines) < 3:
             return "", None, (done.stderr or done.stdout).strip()[-200:]
-        mid, body = (float(lines[0]) + float(lines[-1])) / 2, "\n".join(lines[1:-1])
+        # the token is issued at the end of the CLI's run (its start-up takes seconds): its
+        # expiry - lifetime is compared with the time the CLI ended, rounded to seconds
+        done_at, body = float(lines[-1]), "\n".join(lines[1:-1])
         try:
             token = str(json.loads(body)["id"])
         except (ValueError, KeyError, TypeError):
             return "", None, f"no token in: {body[-200:]}"
         expires = _expires(body)
-        keystone_offset = None if expires is None else expires - lab.cloud.keystone.token_expiration - mid
+        keystone_offset = None if expires is None else expires - lab.cloud.keystone.token_expiration - done_at
         return token, keystone_offset, ""
 
     issued = dict(zip(ctls, side_by_side(issue, ctls), strict=True))
