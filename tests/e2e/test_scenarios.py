@@ -17,12 +17,32 @@ from tests.lab.conftest import cli, require_lxc
 from tests.lab.leaks import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
-ON_CONTROL = ["controller-failover", "haproxy-backend-down", "rabbit-partition", "controller-freeze"]
+ON_CONTROL = ["controller-failover", "haproxy-backend-down", "rabbit-partition", "controller-freeze", "ntp-skew"]
 # scenario -> labels of the expectations that only a real fault can fail
 DETECTORS = {
     "controller-failover": {"expect vip_failover_s min 0.5 max 5"},
     "haproxy-backend-down": {"expect haproxy_detect_s max 4", "expect check haproxy_backends_up fail"},
+    "ntp-skew": {"expect check service_clocks fail", "expect check keystone_tokens_cross fail",
+                 "expect api_token_refused_rate min 0.1 max 0.6"},
 }
+# the same for scenarios on labs of their own (nightly: each builds its lab)
+OWN_LAB_DETECTORS = {
+    "memcached-dead-controller": {"expect check services_active fail"},
+    "memcached-dead-controller-local": {"expect check services_active fail"},
+    "memcached-dead-controller-pool": {"expect check services_active fail"},
+    "memcached-dead-controller-naive": {"expect check services_active fail", "expect api_downtime_s min 15"},
+    "rabbit-two-node": {"expect check rabbitmq_cluster fail", "expect check galera_quorum fail",
+                        "expect check vip_single_holder fail"},
+    "rabbit-two-node-pause-minority": {"expect check rabbitmq_cluster fail", "expect check galera_quorum fail",
+                                       "expect check vip_single_holder fail"},
+}
+NIGHTLY_MUTANTS = {"ntp-skew"}  # CI runs one mutation per family it already had; the rest nightly
+# Scenarios on labs of their own (not the shared `control` lab: another topology, or a cloud
+# variant that would reconfigure it); CI runs the first two, nightly the others.
+OWN_LAB = ["galera-two-node", "galera-two-node-garbd"]
+OWN_LAB_NIGHTLY = ["memcached-dead-controller", "memcached-dead-controller-pool", "memcached-dead-controller-local",
+                   "memcached-dead-controller-naive",
+                   "rabbit-two-node", "rabbit-two-node-pause-minority"]
 
 
 def run(scenario: Path, runs: Path, lab: str | None = None) -> tuple[int, dict]:
@@ -68,7 +88,8 @@ def refused_metrics(mutant: Path) -> set[str]:
     return metrics
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.nightly) if n in NIGHTLY_MUTANTS else n
+                                  for n in sorted(DETECTORS)])
 def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, tmp_path: Path) -> None:
     only_detectors_fail(name, DETECTORS[name], tmp_path, control_lab)
 
@@ -76,6 +97,18 @@ def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, 
 def only_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab: str | None = None) -> None:
     """A detector fails either before the run (validation: a metric measured from a fault,
     with no fault) or in it; every other expectation still holds on the healthy lab."""
+    only_the_detectors_fail(name, DETECTORS[name], tmp_path, control_lab)
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("name", sorted(OWN_LAB_DETECTORS))
+def test_without_the_fault_only_the_detectors_fail_on_its_own_lab(name: str, tmp_path: Path) -> None:
+    require_lxc()
+    result = only_the_detectors_fail(name, OWN_LAB_DETECTORS[name], tmp_path, None)
+    assert result["lab_created"] and leftovers(result["lab"]) == []
+
+
+def only_the_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab: str | None) -> dict:
     mutant = without_fault(name, tmp_path)
     refused = {d for d in detectors for m in refused_metrics(mutant) if d.startswith(f"expect {m} ")}
     code, result = run(mutant, tmp_path / "runs", lab)
@@ -83,9 +116,10 @@ def only_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab: str
     assert code == (1 if failed else 0)
     assert failed | refused == detectors and not failed & refused, \
         (refused, [(s["label"], s["status"], s["detail"]) for s in result["steps"]])
+    return result
 
 
-@pytest.mark.parametrize("name", ["galera-two-node", "galera-two-node-garbd"])
+@pytest.mark.parametrize("name", OWN_LAB + [pytest.param(n, marks=pytest.mark.nightly) for n in OWN_LAB_NIGHTLY])
 def test_scenario_on_its_own_lab(name: str, tmp_path: Path) -> None:
     """Scenarios whose lab is not `control` build theirs, run, and take it down again."""
     require_lxc()
