@@ -17,7 +17,10 @@ from tests.lab.conftest import cli, require_lxc
 from tests.lab.leaks import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
-ON_CONTROL = ["controller-failover", "haproxy-backend-down", "rabbit-partition", "controller-freeze", "ntp-skew"]
+# ntp-skew is nightly until its run with the skew ahead (+2h) has passed under the heavy lock
+# (its first run, 2 h behind, failed the emulation: libfaketime#426; see docs/control-plane.md)
+ON_CONTROL = ["controller-failover", "haproxy-backend-down", "rabbit-partition", "controller-freeze",
+              pytest.param("ntp-skew", marks=pytest.mark.nightly)]
 # scenario -> labels of the expectations that only a real fault can fail
 DETECTORS = {
     "controller-failover": {"expect vip_failover_s min 0.5 max 5"},
@@ -94,21 +97,9 @@ def test_without_the_fault_only_the_detectors_fail(control_lab: str, name: str, 
     only_detectors_fail(name, DETECTORS[name], tmp_path, control_lab)
 
 
-def only_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab: str | None = None) -> None:
+def only_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab: str | None = None) -> dict:
     """A detector fails either before the run (validation: a metric measured from a fault,
     with no fault) or in it; every other expectation still holds on the healthy lab."""
-    only_the_detectors_fail(name, DETECTORS[name], tmp_path, control_lab)
-
-
-@pytest.mark.nightly
-@pytest.mark.parametrize("name", sorted(OWN_LAB_DETECTORS))
-def test_without_the_fault_only_the_detectors_fail_on_its_own_lab(name: str, tmp_path: Path) -> None:
-    require_lxc()
-    result = only_the_detectors_fail(name, OWN_LAB_DETECTORS[name], tmp_path, None)
-    assert result["lab_created"] and leftovers(result["lab"]) == []
-
-
-def only_the_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab: str | None) -> dict:
     mutant = without_fault(name, tmp_path)
     refused = {d for d in detectors for m in refused_metrics(mutant) if d.startswith(f"expect {m} ")}
     code, result = run(mutant, tmp_path / "runs", lab)
@@ -117,6 +108,14 @@ def only_the_detectors_fail(name: str, detectors: set[str], tmp_path: Path, lab:
     assert failed | refused == detectors and not failed & refused, \
         (refused, [(s["label"], s["status"], s["detail"]) for s in result["steps"]])
     return result
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("name", sorted(OWN_LAB_DETECTORS))
+def test_without_the_fault_only_the_detectors_fail_on_its_own_lab(name: str, tmp_path: Path) -> None:
+    require_lxc()
+    result = only_detectors_fail(name, OWN_LAB_DETECTORS[name], tmp_path)
+    assert result["lab_created"] and leftovers(result["lab"]) == []
 
 
 @pytest.mark.parametrize("name", OWN_LAB + [pytest.param(n, marks=pytest.mark.nightly) for n in OWN_LAB_NIGHTLY])
