@@ -32,7 +32,6 @@ def openstack(lab: str, *args: str) -> object:
     return json.loads(done.stdout)
 
 
-@pytest.mark.nightly  # CI tier once it has passed under the heavy lock (pending)
 def test_neutron_lab_is_healthy(neutron_lab: str) -> None:
     """Every health check that applies passes, the Neutron ones included (agents alive,
     ports ACTIVE, instance ping + HTTP across computes, SNAT, floating IP, a dropped port)."""
@@ -45,7 +44,6 @@ def test_neutron_lab_is_healthy(neutron_lab: str) -> None:
     assert failed == {}
 
 
-@pytest.mark.nightly  # CI tier once it has passed under the heavy lock (pending)
 def test_openstack_cli_lists_through_the_vip(neutron_lab: str) -> None:
     nets = {n["Name"] for n in openstack(neutron_lab, "network", "list")}  # type: ignore[union-attr]
     assert {"ext", "private"} <= nets
@@ -55,7 +53,7 @@ def test_openstack_cli_lists_through_the_vip(neutron_lab: str) -> None:
     assert len(agents) == 3 * 3 + 2  # type: ignore[arg-type]  # LB+L3+DHCP on 3 network nodes, LB on 2 computes
 
 
-@pytest.mark.nightly
+@pytest.mark.nightly  # fails today: the re-deploy resets the neutron user's password (a change)
 def test_redeploy_changes_nothing(neutron_lab: str) -> None:
     result = validate_file(NEUTRON)
     assert result.cloud is not None
