@@ -9,17 +9,15 @@ step, after the polled checks pass (``CheckSpec.once``), not on every poll.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from checks.probes import source
+from checks.probes import run_once
 from checks.registry import Verdict, check
-from lab import engine
+from lab.errors import LabError
 
 if TYPE_CHECKING:
     from checks.infra.base import Lab
 
-PYTHON = "/usr/bin/python3"
 COHERENT_BOUND_S = 1.0  # an update must be read back from every controller within this
 DISABLE_BOUND_S = 2.0  # a disabled project or user gets no token from any controller after this
 READS = 3  # reads per controller after each update (round-robin through the VIP would spread 9)
@@ -31,12 +29,11 @@ def run_script(lab: Lab, mode: str, **args: Any) -> dict[str, Any]:
 
     ctls = lab.up(lab.controllers())
     urls = {c: f"http://{lab.inv.hosts[c].ip('mgmt')}:{PORT}/v3" for c in ctls}
-    argv = [PYTHON, "-", mode, json.dumps({"controllers": urls, **args})]
-    done = engine.run(lab.name, lab.prober(), argv, input=source("keystone_coherence"), timeout=300)
     try:
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        result = {"error": f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-400:]}"}
+        result: dict[str, Any] = run_once(lab.name, lab.prober(), "keystone_coherence", mode,
+                                          {"controllers": urls, **args}, timeout=300)
+    except LabError as e:
+        result = {"error": str(e)}
     return result
 
 

@@ -15,19 +15,17 @@ lab's own namespaces. Every source node probes its peers at once (a thread each)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from checks.probes import source
+from checks.probes import run_once
 from lab import engine, netns
 from lab.errors import LabError
 from lab.fabric import find_port
 from lab.netns import FABRIC
 
-PYTHON = "/usr/bin/python3"
 LOSSY = 0.02  # a pair losing more than this is lossy (a healthy lab loses 0 of 100 probes)
 OUTLIER_SHARE = 0.75  # a node is to blame when at least this share of its pairs are lossy
 DROP_COUNTERS = ("tx_dropped", "rx_dropped", "rx_length_errors", "rx_over_errors", "tx_errors")
@@ -35,13 +33,8 @@ T = TypeVar("T")
 
 
 def in_node(lab: engine.LabRef, node: str, mode: str, args: dict[str, Any], timeout: float = 120) -> Any:
-    """Run the in-node probe script in ``mode``; its JSON answer (LabError when it failed)."""
-    done = engine.run(lab, node, [PYTHON, "-", mode, json.dumps(args)], input=source("net_paths"), timeout=timeout)
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise LabError(f"{node}: net probe {mode}: exit {done.returncode}: "
-                       f"{(done.stderr or done.stdout).strip()[-300:]}") from None
+    """The in-node path probe's answer in ``mode`` (LabError when it failed)."""
+    return run_once(lab, node, "net_paths", mode, args, timeout)
 
 
 def each_source(nodes: list[str], fn: Callable[[str], T]) -> dict[str, T]:
