@@ -64,6 +64,40 @@ def test_scenario_passes_its_expectations(control_lab: str, name: str, tmp_path:
     assert (code, failed) == (0, []), failed
     assert result["lab"] == control_lab and result["verdict"] == "passed"
     assert any(s["label"].startswith("fault ") for s in result["steps"])
+    report_matches_result(next(tmp_path.glob("*/result.json")).parent, result)
+
+
+def report_matches_result(run_dir: Path, result: dict) -> None:
+    """The run wrote report.html and kept its evidence: every expectation row with its bound and
+    measured figure, the fault and heal times in the timeline's data, every probe's samples kept,
+    nothing to fetch; where the VIP moved, its move from the old holder to the new; headless Chromium
+    opens it (the screenshot is kept under runs/artefacts/)."""
+    from tests.unit.report_checks import assert_self_contained, screenshot, timeline_data
+
+    page = (run_dir / "report.html").read_text()
+    assert_self_contained(page)
+    rows = re.findall(r'<tr data-ok="(true|false)"><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>', page)
+    expects = [s for s in result["steps"] if s["label"].startswith("expect ")]
+    for step in expects:
+        row = next(r for r in rows if r[1] == step["label"])
+        bound = " ".join(f"{k} {v:g}" for k, v in step["bound"].items())
+        measured = step["figures"].get(step["label"].split(" ")[1])
+        assert row[0] == "true" and (not bound or row[2] == bound), (row, step)
+        assert measured is None or row[3] == (f"{measured:.4g}" if isinstance(measured, float) else str(measured))
+    data = timeline_data(page)
+    zero = result["evidence"]["zero"]
+    assert [(m["kind"], m["t"]) for m in data["markers"]] == [
+        (s["label"].split(" ")[0], round(s["at"] - zero, 3)) for s in result["steps"]
+        if s["label"].split(" ")[0] in ("fault", "heal")]
+    for name, src in result["evidence"]["sources"].items():
+        assert sum(1 for _ in (run_dir / src["file"]).open()) == src["lines"] > 0, name
+    vip = result["metrics"]["figures"].get("vip") or {}
+    assert vip.get("vip_new_holder") or result["scenario"] != "controller-failover", vip
+    if vip.get("vip_new_holder"):  # the probe saw the VIP on another node after the fault: so must the page
+        moves = data["vip_moves"]
+        assert moves and moves[0]["from"] == vip["vip_holders_before"][0], data["vip_holders"]
+        assert moves[-1]["to"] == vip["vip_new_holder"], data["vip_holders"]
+    screenshot(run_dir / "report.html", ROOT / "runs" / "artefacts" / f"{result['scenario']}-report.png")
 
 
 def without_fault(name: str, dest: Path) -> Path:
