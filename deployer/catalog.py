@@ -54,6 +54,9 @@ SERVICES: dict[str, Service] = {
                                          ("neutron-linuxbridge-agent", "ipset")),
     "neutron-l3-agent": Service("neutron-l3-agent.service", ("neutron-l3-agent",)),
     "neutron-dhcp-agent": Service("neutron-dhcp-agent.service", ("neutron-dhcp-agent",)),
+    # The management network's DHCP/DNS server (role infra); the image keeps it disabled,
+    # so Neutron's DHCP agent (its own dnsmasq processes in namespaces) is unaffected.
+    "dnsmasq": Service("dnsmasq.service", ("dnsmasq",)),
 }
 
 ROLES: dict[str, RoleSpec] = {
@@ -72,6 +75,9 @@ ROLES: dict[str, RoleSpec] = {
     "ceph-osd": RoleSpec("Ceph OSDs on file-backed BlueStore", ("mgmt",), ("chrony", "ceph-osd")),
     "galera-arbitrator": RoleSpec("garbd: a Galera vote without data, for 2-controller clusters", ("mgmt",),
                                   ("chrony", "garbd")),
+    "infra": RoleSpec("management services, as the controller of a lab on the cheap runs them: DHCP with "
+                      "static leases by MAC and DNS for the lab's names (dnsmasq) on its networks with dhcp: true",
+                      ("mgmt",), ("chrony", "dnsmasq")),
     "client": RoleSpec("a plain node playing the outside world: probes, load and conformance tests run here",
                        ("mgmt",), ("chrony",),
                        # tempest: the upstream API conformance suite; locust: load generator

@@ -42,6 +42,12 @@ class Inventory:
     vip_network: str = "mgmt"
     extra_vips: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # name -> (network, ip, prefix)
     public_name: str | None = None  # the operator's name for the VIP (cloud.tls.public_name)
+    dhcp_networks: tuple[str, ...] = ()  # networks whose nodes (but the infra node) take their address by DHCP
+
+    def dhcp_clients(self) -> list[tuple[Host, str]]:
+        """(node, network) of every address a node takes by DHCP (the infra node serves)."""
+        return [(h, net) for h in self.hosts.values() if "infra" not in h.roles
+                for net in self.dhcp_networks if net in h.addresses]
 
     def with_role(self, role: str) -> list[Host]:
         return [h for h in self.hosts.values() if role in h.roles]
@@ -65,4 +71,5 @@ def from_state(state: Any, topology: Any, cloud: Any) -> Inventory:
     prefix = topology.networks[vip.network].cidr.prefixlen
     extra = {name: (v.network, str(v.address), topology.networks[v.network].cidr.prefixlen)
              for name, v in topology.vips.items() if name != cloud.vip}
-    return Inventory(state.lab, hosts, str(vip.address), prefix, vip.network, extra, cloud.tls.public_name)
+    dhcp = tuple(name for name, net in topology.networks.items() if getattr(net, "dhcp", False))
+    return Inventory(state.lab, hosts, str(vip.address), prefix, vip.network, extra, cloud.tls.public_name, dhcp)

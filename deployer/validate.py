@@ -12,7 +12,7 @@ from typing import Protocol
 
 from deployer.catalog import ROLES
 from deployer.model import Cloud, Tenant
-from lab.model import Topology
+from lab.model import DHCP_SERVER_ROLE, Topology
 from lab.problems import Path, Problem, allowed
 
 
@@ -22,9 +22,8 @@ def check_cloud(topo: Topology, cloud: Cloud) -> list[Problem]:
     if cloud.neutron is False and (t.networks or t.instances or t.routers or t.floating_ips):
         problems.append(Problem(("cloud", "neutron"), "tenant resources need Neutron: remove 'neutron: false' "
                                 "or the tenant resources"))
-    return problems + _check_roles(topo) + _check_control_plane(topo, cloud) + _check_ceph(topo, cloud) + _check_tenant(
-        topo, cloud.tenant
-    )
+    return (problems + _check_roles(topo) + _check_control_plane(topo, cloud) + _check_ceph(topo, cloud)
+            + _check_dhcp(topo) + _check_tenant(topo, cloud.tenant))
 
 
 def nodes_with_role(topo: Topology, role: str) -> list[str]:
@@ -43,6 +42,18 @@ def _check_roles(topo: Topology) -> list[Problem]:
                 if net not in spec.networks:
                     problems.append(Problem(("topology", "nodes", group, "networks"),
                                             f"role '{role}' needs network '{net}', which group '{group}' lacks"))
+    return problems
+
+
+def _check_dhcp(topo: Topology) -> list[Problem]:
+    """A ``dhcp: true`` network needs exactly one node to serve it (role infra), on it."""
+    problems: list[Problem] = []
+    for name, net in topo.networks.items():
+        servers = [n.name for n in topo.expand() if DHCP_SERVER_ROLE in n.roles and name in n.networks]
+        if net.dhcp and len(servers) != 1:
+            problems.append(Problem(("topology", "networks", name, "dhcp"),
+                                    f"a DHCP network needs one node with role '{DHCP_SERVER_ROLE}' on it to serve "
+                                    f"its leases; found {len(servers)}{': ' + ', '.join(servers) if servers else ''}"))
     return problems
 
 

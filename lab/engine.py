@@ -26,7 +26,7 @@ from lab import state as labstate
 from lab.backends import BACKENDS, DEFAULT
 from lab.backends.base import Backend, Completed, NodeNic, NodeSpec
 from lab.errors import LabError, UsageError
-from lab.model import Topology, address_plan
+from lab.model import DHCP_SERVER_ROLE, Topology, address_plan
 
 Progress = Callable[[str], None]
 __all__ = ["BACKENDS", "DEFAULT", "get_backend"]
@@ -53,7 +53,8 @@ def fabric_plan(lab: str, topo: Topology) -> fabric.FabricPlan:
         nodes=[n.name for n in nodes],
         attachments=[
             fabric.Attachment(n.name, net, n.ifname(net), str(plan[n.name].get(net, "")),
-                              mtu.get((n.name, net)) or topo.networks[net].mtu, rates.get((n.name, net)))
+                              mtu.get((n.name, net)) or topo.networks[net].mtu, rates.get((n.name, net)),
+                              dhcp=topo.networks[net].dhcp and DHCP_SERVER_ROLE not in n.roles)
             for n in nodes for net in n.networks
         ],
     )
@@ -70,6 +71,9 @@ def up(lab: str, topo: Topology, *, packages: list[str], backend: str = DEFAULT,
     """Build the image if needed, wire the fabric, boot every node. All or nothing."""
     labstate.checked(lab)  # before the image build: a bad name costs nothing
     be = get_backend(backend)
+    if not be.capabilities.dhcp_networks and (dhcp := [n for n, net in topo.networks.items() if net.dhcp]):
+        raise UsageError(f"networks {', '.join(dhcp)} have dhcp: true, which the {backend} backend cannot "
+                         f"build (its nodes' addresses are set in their disks); use the lxc backend")
     be.preflight()
     image.preflight()
     img = image.ensure_image(packages, progress=progress)

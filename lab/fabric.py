@@ -53,9 +53,10 @@ class Attachment:
     node: str
     network: str
     ifname: str
-    address: str
+    address: str  # planned; on a DHCP client's attachment the static lease, not set by the fabric
     mtu: int
     rate_mbit: float | None = None  # standing rate (a 100 Mbit NIC): shaped at build, kept by heal
+    dhcp: bool = False  # the node's own DHCP client gets the address
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Port:
     mtu: int  # the node side's planned MTU (what heal restores)
     address: str  # the node side's planned address, CIDR
     rate_mbit: float | None = None  # the planned standing rate (what heal restores), Mbit/s
+    dhcp: bool = False  # the node's DHCP client sets the address: power-on restores none
 
 
 def node_netns(lab: str, node: str) -> str:
@@ -181,7 +183,9 @@ def _attach(fab: IPRoute, ipr: IPRoute, lab: str, net: NetworkPlan, att: Attachm
     addr, _, prefix = att.address.partition("/")
     node_index = ipr.link_lookup(ifname=att.ifname)[0]
     ipr.link("set", index=node_index, mtu=att.mtu)
-    if addr:  # an unaddressed attachment (lab.model.Link.unaddressed) stays bare
+    # An unaddressed attachment (lab.model.Link.unaddressed) stays bare; a DHCP client asks
+    # the lab's DHCP server for its address.
+    if addr and not att.dhcp:
         ipr.addr("add", index=node_index, address=addr, prefixlen=int(prefix or 32))
     ipr.link("set", index=node_index, state="up")
 
@@ -189,7 +193,8 @@ def _attach(fab: IPRoute, ipr: IPRoute, lab: str, net: NetworkPlan, att: Attachm
 def _plug(fab: IPRoute, index: int, network: str, wire_mtu: int, att: Attachment, state: str) -> None:
     """Make link ``index`` the fabric-side port of ``att``: alias, MTU, group, bridge, state."""
     alias = (f"{_ALIAS_TAG} node={att.node} net={att.network} if={att.ifname} "
-             f"mtu={att.mtu} addr={att.address}" + (f" rate={att.rate_mbit:g}" if att.rate_mbit else ""))
+             f"mtu={att.mtu} addr={att.address}" + (f" rate={att.rate_mbit:g}" if att.rate_mbit else "")
+             + (" dhcp=1" if att.dhcp else ""))
     # The fabric end has the network's MTU: a node whose own MTU is larger sees its big
     # frames dropped silently at the veth, exactly like a too-small underlay. The group
     # lets destroy delete all ports in one batch (one RCU grace period, not one each).
@@ -222,7 +227,8 @@ def ports(lab: str) -> list[Port]:
                 continue
             kv = dict(f.split("=", 1) for f in fields[1:])
             found.append(Port(link.get("ifname"), link["index"], kv["node"], kv["net"],
-                              kv["if"], int(kv["mtu"]), kv["addr"], float(kv["rate"]) if "rate" in kv else None))
+                              kv["if"], int(kv["mtu"]), kv["addr"], float(kv["rate"]) if "rate" in kv else None,
+                              kv.get("dhcp") == "1"))
     return sorted(found, key=lambda p: p.name)
 
 

@@ -196,7 +196,8 @@ def restore_node(lab: str, node: str) -> None:
             index = ipr.link_lookup(ifname=port.ifname)[0]
             ipr.flush_addr(index=index, family=2)
             addr, _, prefix = port.address.partition("/")
-            if addr:  # an unaddressed attachment stays bare
+            # bare: an unaddressed attachment; a DHCP client after a boot, until it gets a lease
+            if addr and not port.dhcp:
                 ipr.addr("add", index=index, address=addr, prefixlen=int(prefix or 32))
             ipr.link("set", index=index, mtu=port.mtu, state="up")
     for port in node_ports:

@@ -26,6 +26,11 @@ from lab.problems import Problem, allowed
 MAX_NODES = 64
 
 
+# The role whose nodes serve DHCP on a ``dhcp: true`` network: they keep the address the
+# fabric gives them (a server cannot lease to itself); every other node there asks it.
+DHCP_SERVER_ROLE = "infra"
+
+
 class Network(StrictModel):
     """One L2 segment of the lab: a bridge in the lab's fabric namespace."""
 
@@ -33,6 +38,8 @@ class Network(StrictModel):
     mtu: int = Field(1500, ge=576, le=9000)
     vlan: int | None = Field(None, ge=1, le=4094, description="802.1Q tag on the fabric")
     first_host: int = Field(10, ge=1, description="host index of the first node address (10 -> x.y.z.10)")
+    dhcp: bool = Field(False, description="nodes take their address here by DHCP (a static lease by MAC of their "
+                       "planned address) from the node with role 'infra'; the fabric sets none")
     summary: str = ""
 
 

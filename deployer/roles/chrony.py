@@ -34,8 +34,9 @@ def mgmt_cidr(host: Host) -> str:
 
 
 def time_servers(ctx: Context) -> list[Host]:
-    """The controllers; a lab without any falls back to its first node."""
-    return ctx.inv.with_role("controller") or list(ctx.inv.hosts.values())[:1]
+    """The controllers and the management (infra) nodes; a lab without any falls back to its first node."""
+    servers = [h for h in ctx.inv.hosts.values() if {"controller", "infra"} & set(h.roles)]
+    return servers or list(ctx.inv.hosts.values())[:1]
 
 
 def parse_tracking(text: str) -> tuple[str, str]:
@@ -55,6 +56,7 @@ class Chrony(Component):
     name = "chrony"
     roles = ()
     stage = "base"
+    after = ("dnsmasq", "dhcp_client")  # on a DHCP network a client has no address before its lease
 
     def hosts(self, ctx: Context) -> list[Host]:
         """Every node keeps time."""

@@ -111,6 +111,10 @@ class Capabilities:
     # its own clock). Without it (containers share the host's one kernel clock) a
     # ``clock_skew`` fault is emulated for named services (libfaketime), and says so.
     own_wall_clock: bool = False
+    # A node on a ``dhcp: true`` network can be left without an address by the lab (the
+    # fabric sets none, power-on restores none) for its own DHCP client to ask. A VM's
+    # addresses are written into its disk: on that backend a DHCP network is refused.
+    dhcp_networks: bool = False
 
 
 class Console(abc.ABC):

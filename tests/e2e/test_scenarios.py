@@ -38,6 +38,7 @@ OWN_LAB_DETECTORS = {
                         "expect check vip_single_holder fail"},
     "rabbit-two-node-pause-minority": {"expect check rabbitmq_cluster fail", "expect check galera_quorum fail",
                                        "expect check vip_single_holder fail"},
+    "dhcp-down": {"expect check dhcp_leases fail", "expect check chrony_synced fail"},
 }
 NIGHTLY_MUTANTS = {"ntp-skew"}  # CI runs one mutation per family it already had; the rest nightly
 # Scenarios on labs of their own (not the shared `control` lab: another topology, or a cloud
@@ -45,7 +46,7 @@ NIGHTLY_MUTANTS = {"ntp-skew"}  # CI runs one mutation per family it already had
 OWN_LAB = ["galera-two-node", "galera-two-node-garbd"]
 OWN_LAB_NIGHTLY = ["memcached-dead-controller", "memcached-dead-controller-pool", "memcached-dead-controller-local",
                    "memcached-dead-controller-naive",
-                   "rabbit-two-node", "rabbit-two-node-pause-minority"]
+                   "rabbit-two-node", "rabbit-two-node-pause-minority", "dhcp-down"]
 
 
 def run(scenario: Path, runs: Path, lab: str | None = None) -> tuple[int, dict]:

@@ -51,6 +51,12 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "rabbitmq.conf": ("rabbitmq.conf.j2", {
         **RABBIT, "partition_handling": "pause_minority", "memory_high_watermark_mib": 384, "net_ticktime": 10,
         "user": "openstack", "password": "EXAMPLErabbitPassword00000000000"}),
+    "dnsmasq.conf": ("dnsmasq.conf.j2", {
+        "lab": "demo", "hosts": "/etc/stacklab/dnsmasq.hosts", "interfaces": ["mgmt0"],
+        "ranges": [("10.60.0.0", "255.255.255.0")], "lease_s": 3600, "ntp": "10.60.0.10",
+        "leases": [("be:ef:00:00:00:01", "10.60.0.11", "cmp1"), ("be:ef:00:00:00:02", "10.60.0.12", "cmp2")]}),
+    "networkd-dhcp.network": ("networkd-dhcp.network.j2", {"ifname": "mgmt0"}),
+    "networkd-stacklab.conf": ("networkd-stacklab.conf.j2", {}),
 }
 
 

@@ -55,7 +55,8 @@ class LxcBackend(Backend):
     name = "lxc"
     # Containers run on the host's kernel (no time namespace) in namespaces the fabric
     # made first: the clock is the host's, and a stopped container's netns stays.
-    capabilities = Capabilities(shared_clock=True, netns_survives_power_off=True, own_wall_clock=False)
+    capabilities = Capabilities(shared_clock=True, netns_survives_power_off=True, own_wall_clock=False,
+                                dhcp_networks=True)
 
     def __init__(self) -> None:
         """Become a child subreaper first: see reap.py for why."""
