@@ -141,7 +141,9 @@ def _skew(st: labstate.LabState, be: Backend, spec: ClockSkew, node: str) -> Non
                        f"{(done.stderr or done.stdout).strip()[-300:]}")
     faults.record(st, "clock_skew", node, offset=spec.offset, units=units,
                   note=f"{node}: {', '.join(units)} see the clock {spec.offset:+.0f} s off (libfaketime: "
-                       f"nodes on backend {be.name} share the host's kernel clock; the node's own clock is unchanged)")
+                       + (f"nodes on backend {be.name} share the host's kernel clock" if be.capabilities.shared_clock
+                          else f"moving a {be.name} node's own clock is not implemented yet")
+                       + "; the node's own clock is unchanged)")
 
 
 def _restore_units(st: labstate.LabState, be: Backend, node: str, units: list[str]) -> str:
