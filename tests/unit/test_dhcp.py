@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from deployer.inventory import Host, Inventory
 from deployer.plan import STAGES
+from lab import engine
 from lab.engine import fabric_plan
+from lab.errors import UsageError
 from lab.model import Topology
 from stacklab.validate import validate_file
 
@@ -48,3 +51,9 @@ def test_the_dhcp_clients_and_the_deploy_order() -> None:
     assert [(h.name, net) for h, net in inv.dhcp_clients()] == [("cmp1", "mgmt")]
     base = STAGES[0].components
     assert base.index("dnsmasq") < base.index("dhcp_client") < base.index("chrony")  # leases before time sync
+
+
+def test_a_backend_that_writes_addresses_into_its_nodes_refuses_a_dhcp_network() -> None:
+    """libvirt puts a VM's address in its disk: up refuses before building anything."""
+    with pytest.raises(UsageError, match="networks mgmt have dhcp: true, which the libvirt backend cannot build"):
+        engine.up("h16nodhcp", cheap(), packages=[], backend="libvirt", progress=lambda _: None)
