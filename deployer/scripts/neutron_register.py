@@ -10,12 +10,18 @@ import sys
 
 
 def authenticates(args: dict, project_id: str) -> bool:
-    import openstack
+    """The user gets a token in the project with its password. Straight through keystoneauth:
+    ``openstack.connect`` would merge in the only cloud of the node's clouds.yaml (the
+    admin's project, once the first deploy has written it), and the check would fail on
+    every re-deploy. Only a 401 means a wrong password; any other error is raised."""
+    from keystoneauth1 import exceptions, session
+    from keystoneauth1.identity import v3
 
+    auth = v3.Password(auth_url=args["auth_url"], username=args["user"], password=args["password"],
+                       user_domain_name="Default", project_id=project_id)
     try:
-        openstack.connect(auth_url=args["auth_url"], username=args["user"], password=args["password"],
-                          project_id=project_id, user_domain_name="Default", cacert=args["cacert"]).authorize()
-    except Exception:  # any failure means: set the password
+        session.Session(auth=auth, verify=args["cacert"]).get_token()
+    except exceptions.Unauthorized:
         return False
     return True
 
@@ -24,7 +30,8 @@ def main() -> None:
     import openstack
 
     args = json.loads(sys.stdin.read())
-    conn = openstack.connect(auth_url=args["auth_url"], username="admin", password=args["admin_password"],
+    conn = openstack.connect(load_yaml_config=False, load_envvars=False,  # only these arguments
+                             auth_url=args["auth_url"], username="admin", password=args["admin_password"],
                              project_name="admin", user_domain_name="Default", project_domain_name="Default",
                              region_name=args["region"], cacert=args["cacert"], identity_interface="public")
     idm = conn.identity
