@@ -19,7 +19,7 @@ def cmd_tempest(args: argparse.Namespace) -> int:
     from checks import tempest
     from checks.infra.base import open_lab
     from deployer.deploy import context
-    from deployer.roles.keystone import ca_path
+    from deployer.tls import ca_path
 
     need_root("tempest")
     lab = open_lab(args.lab)

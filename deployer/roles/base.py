@@ -1,9 +1,9 @@
 """A deployable component: one service (or a small group) on the nodes of one or more roles.
 
 Small interface: ``hosts`` (where), ``deploy`` (make it so, idempotently), ``ready``
-(wait until it really works) and ``units`` (what ``services_active`` checks). Components
-write files with ``ctx.put``/``ctx.template`` (which only touch what changed) and restart
-services only when their config changed.
+(wait until it really works; derived from ``api`` for an API component) and ``units``
+(what ``services_active`` checks). Components write files with ``ctx.put``/``ctx.template``
+(which only touch what changed) and restart services only when their config changed.
 
 A component declares itself on its class: ``name``, the ``roles`` whose nodes run it,
 the plan ``stage`` it belongs to and the components of that stage it comes ``after``,
@@ -23,7 +23,7 @@ from deployer.catalog import SERVICES
 from deployer.context import Context
 from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
-from deployer.tls import Api
+from deployer.tls import Api, wait_ready
 
 _API_COMPONENTS: dict[str, type[Component]] = {}  # API name -> its component class
 
@@ -67,5 +67,11 @@ class Component(abc.ABC):
     def deploy(self, ctx: Context) -> None:
         """Install configuration and start services; a second call changes nothing."""
 
-    def ready(self, ctx: Context) -> None:  # noqa: B027 - optional hook: most components are ready when started
-        """Block (polling, bounded) until the component works as a whole (cluster formed, ...)."""
+    def ready(self, ctx: Context) -> None:
+        """Block (polling, bounded) until the component works as a whole (cluster formed, ...).
+        By default: an API component's URL answers on the VIP and every haproxy sees every
+        backend UP (``deployer.tls.wait_ready``, timeouts from its ``api``); else nothing."""
+        hosts = self.hosts(ctx)
+        if self.api is not None and hosts:
+            svc = self.service_name()
+            wait_ready(ctx, self.api, hosts, SERVICES[svc].unit if svc else self.name)

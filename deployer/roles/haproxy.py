@@ -33,6 +33,7 @@ from deployer.errors import DeployError
 from deployer.inventory import Host
 from deployer.roles import haproxy_stat, memcached
 from deployer.roles.base import Component, api_components
+from deployer.roles.haproxy_stat import server_states
 from lab.errors import LabError
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -68,16 +69,6 @@ def api_values(ctx: Context) -> list[dict[str, object]]:
                            "backend_tls": cls.api.backend_tls,
                            "servers": [(n.name, n.ip(ctx.inv.vip_network)) for n in nodes]})
     return values
-
-
-def server_states(ctx: Context, node: str) -> dict[tuple[str, str], str]:
-    """{(backend, server): status} from haproxy's ``show stat`` on ``node`` ({} if no answer,
-    or the node is not running)."""
-    try:
-        done = ctx.t.run(node, ["/bin/sh", "-c", haproxy_stat.STAT], check=False, timeout=10)
-    except LabError:
-        return {}
-    return haproxy_stat.states(done.stdout) if done.ok else {}
 
 
 def set_server_state(ctx: Context, backend: str, server: str, state: str) -> None:

@@ -13,6 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
+
+from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from deployer.context import Context
 
 SOCKET = "/run/haproxy/admin.sock"
 #: ``show stat`` as a shell command run in a controller (socat gives up after 2 s idle).
@@ -35,3 +41,13 @@ def states(text: str) -> dict[tuple[str, str], str]:
     if not text.startswith("# "):
         return {}
     return {(r["pxname"], r["svname"]): r["status"] for r in parse_stat(text)}
+
+
+def server_states(ctx: Context, node: str) -> dict[tuple[str, str], str]:
+    """{(backend, server): status} from haproxy's ``show stat`` on ``node`` ({} if no answer,
+    or the node is not running)."""
+    try:
+        done = ctx.t.run(node, ["/bin/sh", "-c", STAT], check=False, timeout=10)
+    except LabError:
+        return {}
+    return states(done.stdout) if done.ok else {}

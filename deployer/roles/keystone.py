@@ -33,9 +33,10 @@ from deployer.context import Context, render
 from deployer.errors import DeployError
 from deployer.inventory import Host
 from deployer.roles.base import Component
-from deployer.roles.haproxy import server_states, set_server_state
+from deployer.roles.haproxy import set_server_state
+from deployer.roles.haproxy_stat import server_states
 from deployer.roles.memcached import keystone_cache
-from deployer.tls import Api
+from deployer.tls import Api, answers, ca_path
 from lab import state as labstate
 
 DB = "keystone"  # database and account name
@@ -46,11 +47,6 @@ KEY_DIRS = {"fernet-keys": ("fernet_0", "fernet_1"), "credential-keys": ("creden
 UWSGI_THREADS = 4  # threads are cheap; processes (≈ 100 MB each) come from the cloud model
 MIGRATIONS = "/usr/lib/python3/dist-packages/keystone/common/sql/migrations/versions"
 MANAGE = ["runuser", "-u", "keystone", "--", "keystone-manage"]  # as keystone: its log file stays keystone's
-
-
-def ca_path(lab: str) -> str:
-    """Where every node keeps the lab CA (update-ca-certificates adds it to the bundle)."""
-    return f"/usr/local/share/ca-certificates/stacklab-{lab}.crt"
 
 
 def auth_url(ctx: Context) -> str:
@@ -101,12 +97,6 @@ def trust_and_resolve(ctx: Context, hosts: list[Host]) -> None:
             ctx.changed(f"{host.name}:/etc/hosts {ctx.inv.vip_name}")
 
     ctx.parallel(hosts, one)
-
-
-def answers(ctx: Context, node: str, url: str, cacert: str = "") -> bool:
-    """``GET url`` from ``node`` answers 2xx/3xx within 5 s (TLS verified against ``cacert``)."""
-    argv = ["curl", "-sf", "-o", "/dev/null", "--max-time", "5", *(["--cacert", cacert] if cacert else []), url]
-    return ctx.t.run(node, argv, check=False, timeout=15).ok
 
 
 def backend_up(ctx: Context, observer: str, server: str) -> bool:
@@ -241,23 +231,6 @@ class Keystone(Component):
             raise DeployError(node, "keystone: bootstrap", "keystone-manage bootstrap ran but the admin user, "
                               f"project or the 3 endpoints at {url} are still missing")
         ctx.changed(f"{node}:keystone bootstrap")
-
-    def ready(self, ctx: Context) -> None:
-        """``GET https://VIP:5000/v3`` answers through haproxy (verified TLS) and haproxy sees
-        every Keystone backend UP on every controller."""
-        ctls = self.hosts(ctx)
-        first = ctls[0].name
-        url = f"https://{ctx.inv.vip}:5000/v3"
-        ctx.wait(f"GET {url} from {first}", partial(answers, ctx, first, url, ca_path(ctx.inv.lab)),
-                 timeout=90, node=first, unit="keystone")
-        for host in ctls:
-            ctx.wait(f"every keystone backend UP in haproxy on {host.name}", partial(self.all_up, ctx, host.name),
-                     timeout=60, node=host.name, unit="haproxy")
-
-    def all_up(self, ctx: Context, node: str) -> bool:
-        """haproxy on ``node`` sees every controller's Keystone UP."""
-        states = server_states(ctx, node)
-        return all(states.get(("keystone", c.name)) == "UP" for c in self.hosts(ctx))
 
 
 class CloudsYaml(Component):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from deployer.context import Context, render
@@ -26,10 +25,9 @@ from deployer.inventory import Host, Inventory
 from deployer.model import Cloud
 from deployer.roles import neutron_common as common
 from deployer.roles.base import Component
-from deployer.roles.haproxy import server_states
-from deployer.roles.keystone import REGION, answers, ca_path, db_host, mysql
+from deployer.roles.keystone import REGION, db_host, mysql
 from deployer.scripts import source
-from deployer.tls import Api
+from deployer.tls import Api, ca_path
 
 UNIT = "/etc/systemd/system/neutron-server.service"
 MIGRATIONS = "/usr/lib/python3/dist-packages/neutron/db/migration/alembic_migrations/versions"
@@ -51,7 +49,9 @@ def run_script(ctx: Context, node: str, name: str, args: Mapping[str, object], *
 
 class NeutronServer(Component):
     name = "neutron-server"
-    api = Api("neutron", public_port=common.API_PORT, backend_port=common.BIND_PORT, health_path="/")
+    # The first start loads every plugin and extension (≈ 60 s on a busy 2-core host).
+    api = Api("neutron", public_port=common.API_PORT, backend_port=common.BIND_PORT, health_path="/",
+              answer_timeout=120, backends_timeout=90)
     after = ("keystone", "haproxy", "galera", "rabbitmq")
 
     def hosts(self, ctx: Context) -> list[Host]:
@@ -109,19 +109,3 @@ class NeutronServer(Component):
                 "url": f"https://{ctx.inv.vip_name}:{common.API_PORT}", "cacert": ca_path(ctx.inv.lab)}
         for what in run_script(ctx, node, "neutron_register", args)["changed"]:
             ctx.changed(f"{node}:keystone {what}")
-
-    def ready(self, ctx: Context) -> None:
-        """The API answers through the VIP (verified TLS) and every haproxy sees every
-        neutron-server UP."""
-        ctls = self.hosts(ctx)
-        first = ctls[0].name
-        url = f"https://{ctx.inv.vip_name}:{common.API_PORT}/"
-        ctx.wait(f"GET {url} from {first}", partial(answers, ctx, first, url, ca_path(ctx.inv.lab)),
-                 timeout=120, node=first, unit="neutron-server")
-        for host in ctls:
-            ctx.wait(f"every neutron-server UP in haproxy on {host.name}", partial(self.all_up, ctx, host.name),
-                     timeout=90, node=host.name, unit="haproxy")
-
-    def all_up(self, ctx: Context, node: str) -> bool:
-        states = server_states(ctx, node)
-        return all(states.get(("neutron", c.name)) == "UP" for c in self.hosts(ctx))
