@@ -164,7 +164,8 @@ def main() -> None:
         raise SystemExit("bench needs root (it brings a lab up)")
     result = validate_file(ROOT / "scenarios/labs/neutron.yaml")
     assert result.topology is not None and result.cloud is not None, result.messages
-    name = args.reuse or f"benchn{os.getpid() % 1000}"
+    # STACKLAB_TEST_PREFIX tells engineers' labs apart on a shared host, as in the tests
+    name = args.reuse or f"{os.environ.get('STACKLAB_TEST_PREFIX', 'bench')[:5]}n{os.getpid() % 1000}"
     if not args.reuse:
         t0 = time.monotonic()
         engine.up(name, result.topology, packages=image_packages(), source="bench", progress=lambda _: None)
