@@ -22,7 +22,6 @@ import json
 from typing import Any
 
 from deployer.context import Context
-from deployer.errors import DeployError
 from deployer.inventory import Host
 from deployer.roles.base import Component
 from deployer.transport import Result
@@ -83,15 +82,29 @@ class RabbitMQ(Component):
             if host.name in running and changed[host.name]:
                 self.start(ctx, host, True)
         seed = ctls[0]
-        status = ctl_json(ctx, seed.name, "cluster_status")
-        if status is None:
-            raise DeployError(seed.name, "rabbitmq: cluster_status", "the first node does not answer")
+        status = self.seed_status(ctx, seed)
         members = set(status.get("disk_nodes", []) + status.get("ram_nodes", []))
         for host in ctls[1:]:  # one at a time: two nodes joining at once race on the schema
             if nodename(host) not in members:
                 self.join(ctx, host, seed)
         # independent of each other, and each is a few rabbitmqctl VMs long: side by side
         ctx.parallel([self.ensure_user, self.ensure_policy], lambda ensure: ensure(ctx, seed))
+
+    @staticmethod
+    def seed_status(ctx: Context, seed: Host) -> Any:
+        """The seed's ``cluster_status``, polled: a node just powered on (a re-deploy after a
+        fault's heal) is active in systemd while its rabbit app still boots, and one
+        rabbitmqctl VM on a busy 2-core host can take longer than its 6 s."""
+        status: Any = None
+
+        def answers() -> bool:
+            nonlocal status
+            status = ctl_json(ctx, seed.name, "cluster_status", seconds=15)
+            return status is not None
+
+        ctx.wait(f"RabbitMQ on {seed.name} to answer cluster_status", answers, timeout=READY_TIMEOUT,
+                 node=seed.name, unit="rabbitmq-server", interval=2)
+        return status
 
     @staticmethod
     def secrets(ctx: Context) -> dict[str, str]:
