@@ -53,7 +53,7 @@ def test_openstack_cli_lists_through_the_vip(neutron_lab: str) -> None:
     assert len(agents) == 3 * 3 + 2  # type: ignore[arg-type]  # LB+L3+DHCP on 3 network nodes, LB on 2 computes
 
 
-@pytest.mark.nightly  # fails today: the re-deploy resets the neutron user's password (a change)
+@pytest.mark.nightly
 def test_redeploy_changes_nothing(neutron_lab: str) -> None:
     result = validate_file(NEUTRON)
     assert result.cloud is not None
