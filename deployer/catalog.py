@@ -86,7 +86,8 @@ ROLES: dict[str, RoleSpec] = {
 
 # Packages every node gets on top of the lab's own baseline (tools the checks use).
 COMMON_PACKAGES = ("chrony", "python3-openstackclient", "ceph-common", "faketime", "socat", "netcat-openbsd",
-                   "python3-scapy")  # scapy: the packet probes run in nodes (checks/probes/net_paths.py)
+                   "python3-scapy",  # scapy: the packet probes run in nodes (checks/probes/net_paths.py, sg_scan.py)
+                   "nmap")  # the yardstick the security-group scanner is benched against (tests/bench/bench_net.py)
 
 
 def image_packages() -> list[str]:

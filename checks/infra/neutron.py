@@ -1,7 +1,7 @@
 """Neutron's health: agents alive, instance ports ACTIVE, and the tenant dataplane
 itself: instance to instance across computes over VXLAN, instance to the client
-through the router's SNAT, the client to a floating IP, and a security group that drops
-what it does not allow.
+through the router's SNAT, the client to a floating IP, and the security-group matrix
+(``checks.net.sg``): what gets through is what the declared groups allow.
 
 Instances are network namespaces on real Neutron ports (``deployer.roles.tenant``);
 every probe runs inside a lab node or an instance namespace, never on the host.
@@ -137,20 +137,29 @@ def floating_ip_reachable(lab: Lab, v: Verdict) -> None:
             v.fail(f"{client} -> http://{inst['fip']}:80/ ({name}): rc {web.rc} {web.stdout.strip()[:60]!r}")
 
 
-@check("security_group_enforced", "a port no security group rule allows is dropped (the instance listens on it)",
-       roles=("network",), needs="tenant")
-def security_group_enforced(lab: Lab, v: Verdict) -> None:
-    """From the client, port 8080 of every floating IP times out (dropped by the instance's
-    security groups, which allow 80 only) while the instance itself answers on it."""
-    client, fips = _fip_instances(lab)
-    if not client or not fips:
-        v.fail("needs a client node on the public network and a floating IP")
+@check("security_group_matrix", "every source (instances, the client via floating IPs) against every instance "
+       "and port that matters: what gets through is what the declared security groups allow",
+       roles=("compute",), needs="tenant", once=True)
+def security_group_matrix(lab: Lab, v: Verdict) -> None:
+    """The intent is computed from ``cloud.tenant`` (``checks.net.sg``); scapy SYNs and
+    echoes from inside every source classify each answer (open, closed, rejected, silent).
+    A mismatch names the instance's compute, where its groups are enforced."""
+    from checks.net import sg
+    from deployer.roles.tenant import HTTP_PORTS, namespace
+
+    found = instances(lab)
+    declared = {i.name: tuple(i.security_groups) for i in lab.cloud.tenant.instances}
+    sources = [sg.Endpoint(n, i["compute"], namespace(n), i["ip"], declared.get(n, ("default",)))
+               for n, i in sorted(found.items())]
+    client, _ = _fip_instances(lab)
+    if client:
+        sources.append(sg.Endpoint(client, client, "", lab.inv.hosts[client].ip("public"), ()))
+    probes = sg.matrix(lab.cloud.tenant, sources, found, HTTP_PORTS)
+    if not probes:
+        v.fail("nothing to probe: no two instances, and no floating IP with a client on the public network")
         return
-    for name, inst in fips.items():
-        local = in_instance(lab, inst, name, f"{CURL} http://127.0.0.1:8080/")
-        if local.stdout.strip() != name:
-            v.fail(f"{name}: nothing answers on its own port 8080, so a drop would prove nothing")
-            continue
-        outside = lab.host(client).run(f"{CURL} http://{inst['fip']}:8080/")
-        if outside.rc != 28:  # 28: timed out (dropped); 0: let through; 7: refused (a reject, not a drop)
-            v.fail(f"{client} -> {inst['fip']}:8080 ({name}): curl exit {outside.rc}, want a timeout (28)")
+    observed = sg.scan(lab.opened or lab.name, sources, probes)
+    for probe, outcome in sg.mismatches(observed):
+        v.fail(sg.describe(probe, outcome, observed), blame=found[probe.target]["compute"])
+    v.figures.update(probes=len(probes), allowed=sum(p.allowed for p in probes),
+                     mismatches=len(v.problems))

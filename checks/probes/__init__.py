@@ -29,13 +29,16 @@ def source(name: str) -> str:
     return (DIR / f"{name}.py").read_text()
 
 
-def run_once(lab: LabRef, node: str, name: str, mode: str, args: dict[str, Any], timeout: float) -> Any:
-    """``python3 - MODE ARGS_JSON`` with ``checks/probes/<name>.py`` on stdin, in ``node``;
-    the JSON of its last output line. LabError with the exit code and output tail if none."""
+def run_once(lab: LabRef, node: str, name: str, mode: str, args: dict[str, Any], timeout: float,
+             netns: str = "") -> Any:
+    """``python3 - MODE ARGS_JSON`` with ``checks/probes/<name>.py`` on stdin, in ``node`` (in
+    its network namespace ``netns`` when given: an instance's); the JSON of its last output
+    line. LabError with the exit code and output tail if none."""
     from lab import engine
     from lab.errors import LabError
 
-    done = engine.run(lab, node, ["/usr/bin/python3", "-", mode, json.dumps(args)], input=source(name),
+    argv = ["/usr/bin/python3", "-", mode, json.dumps(args)]
+    done = engine.run(lab, node, ["ip", "netns", "exec", netns, *argv] if netns else argv, input=source(name),
                       timeout=timeout)
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])

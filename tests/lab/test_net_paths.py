@@ -7,11 +7,13 @@ pinned on that interface from its counters. Root only; ≈ 30 s with a warm imag
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from checks.net.paths import dropping_hop, loss_matrix, mtu_sweep, outliers
+from checks.probes import run_once
 from deployer.catalog import image_packages
 from lab import engine, faults
 from lab.faultspec import LinkLoss, SetMtu
@@ -76,3 +78,44 @@ def test_an_interface_claiming_more_than_the_path_is_found_and_pinned(mesh: tupl
     assert drop.node == "cmp2" and "counted as dropped" in drop.text, drop
     healed = mtu_sweep(lab, {n: addrs[n] for n in ("cmp1", "cmp2")})[("cmp2", "cmp1")]
     assert healed["claimed"] == healed["path_mtu"] == 1500, healed
+
+
+SCAN_RULES = """table inet stacklab_scan_test {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 8081 drop
+    tcp dport 8082 reject with icmp type admin-prohibited
+    ip saddr %s icmp type echo-request drop
+  }
+}"""
+
+
+def test_the_scanner_classifies_every_kind_of_answer(mesh: tuple[str, dict[str, str]]) -> None:
+    """Against cmp2 with a listener on 8080, a drop on 8081, a reject on 8082, nothing on
+    8083 and echoes from cmp3 dropped: open, silent, rejected (13), closed, answered from
+    cmp1; the echo from cmp3 silent."""
+    lab, addrs = mesh
+    target = addrs["cmp2"]
+    engine.run(lab, "cmp2", ["systemd-run", "-q", "--unit", "stacklab-scan-test", "--collect",
+                             "python3", "-m", "http.server", "8080"])
+    engine.run(lab, "cmp2", ["nft", "-f", "-"], input=SCAN_RULES % addrs["cmp3"])
+    try:
+        listening = poll(lambda: engine.run(lab, "cmp2", ["ss", "-Htln", "sport = :8080"]).stdout.strip())
+        assert listening, "the test's listener on cmp2:8080 never came up"
+        probes = [[target, "tcp", p] for p in (8080, 8081, 8082, 8083)] + [[target, "icmp", 0]]
+        got = run_once(lab, "cmp1", "sg_scan", "scan", {"probes": probes}, 60)
+        assert [r[3:5] for r in got["results"]] == [["open", 0], ["silent", 0], ["rejected", 13], ["closed", 0],
+                                                    ["answered", 0]], got
+        assert got["sent"] == 6  # the silent probe was tried twice, the answered ones once
+        echo = run_once(lab, "cmp3", "sg_scan", "scan", {"probes": [[target, "icmp", 0]]}, 60)
+        assert echo["results"][0][3] == "silent", echo
+    finally:
+        engine.run(lab, "cmp2", ["nft", "delete", "table", "inet", "stacklab_scan_test"])
+        engine.run(lab, "cmp2", ["systemctl", "stop", "stacklab-scan-test"])
+
+
+def poll(fn: Callable[[], str], timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while not (out := fn()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return out
