@@ -124,18 +124,26 @@ class Instance(StrictModel):
 
 
 class FloatingIP(StrictModel):
-    instance: str
+    instance: str = Field(description="the instance, or the load balancer (its VIP port), it points at")
     network: str
 
 
 class LoadBalancer(StrictModel):
+    """A load balancer the way Liberty's neutron-lbaas v1 haproxy namespace driver built one
+    (an emulation: see deployer/roles/lbaas.py)."""
+
     name: Name
     subnet: str
-    members: list[str] = Field(min_length=1)
-    protocol: Literal["tcp", "http"] = "tcp"
+    members: list[str] = Field(min_length=1, description="instances, served on their own 'port'")
+    protocol: Literal["tcp", "http"] = "http"
     port: int = Field(80, ge=1, le=65535)
-    mtu: int | None = Field(None, ge=576, le=9000)
-    security_groups: list[str] = Field(default_factory=lambda: ["default"])
+    mtu: int | None = Field(None, ge=576, le=9000, description="the VIP interface's MTU; unset: 1500, as the v1 "
+                            "driver left it, whatever the network's MTU")
+    security_groups: list[str] = Field(default_factory=lambda: ["default"], description="the VIP port's groups; "
+                                       "unset: 'default', as the v1 driver created the port without any")
+    host: str | None = Field(None, description="the network node that runs it; unset: the first")
+    health_inter_s: int = Field(2, ge=1, le=60, description="health monitor delay (haproxy 'check inter')")
+    health_fall: int = Field(2, ge=1, le=10, description="health monitor max_retries (haproxy 'fall')")
 
 
 class Tenant(StrictModel):

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
 from deployer.catalog import SERVICES
+from deployer.tenant_faults import MODELS as TENANT_MODELS
 from lab import faults
 from lab import state as labstate
 from lab.backends.base import Backend
@@ -111,6 +112,8 @@ class ClockSkew(NodeFault):
     behind with -). On containers (one kernel clock) only those services see it."""
 
     action: Literal["clock_skew"]
+    KIND: ClassVar[str] = "the clock services see (`offset:`, `services:` NAMES; libfaketime on containers)"
+    UNDO: ClassVar[str] = "heal takes the skew off and restarts them"
     offset: Annotated[float, BeforeValidator(parse_offset)] = Field(description="e.g. -2h (behind), +10m (ahead)")
     services: list[Literal[tuple(sorted(SERVICES))]] = Field(  # type: ignore[valid-type]
         min_length=1, description="the services whose clock moves (libfaketime on containers)")
@@ -164,4 +167,5 @@ faults.verb("clock_skew", undo=_unskew,
             restore=lambda st, be, entry: _restore_units(st, be, entry["node"], entry["units"]))(_skew)
 
 # Every action this module registers, with its parameter model (the scenario schema's).
-MODELS: dict[str, type[NodeFault]] = {**{name: ServiceFault for name in ACTIONS}, "clock_skew": ClockSkew}
+MODELS: dict[str, type[NodeFault]] = {**{name: ServiceFault for name in ACTIONS}, "clock_skew": ClockSkew,
+                                      **TENANT_MODELS}

@@ -19,7 +19,7 @@ from lab.problems import Path, Problem, allowed
 def check_cloud(topo: Topology, cloud: Cloud) -> list[Problem]:
     problems = []
     t = cloud.tenant
-    if cloud.neutron is False and (t.networks or t.instances or t.routers or t.floating_ips):
+    if cloud.neutron is False and (t.networks or t.instances or t.routers or t.floating_ips or t.load_balancers):
         problems.append(Problem(("cloud", "neutron"), "tenant resources need Neutron: remove 'neutron: false' "
                                 "or the tenant resources"))
     return (problems + _check_roles(topo) + _check_control_plane(topo, cloud) + _check_ceph(topo, cloud)
@@ -128,7 +128,8 @@ def _check_tenant(topo: Topology, tenant: Tenant) -> list[Problem]:
     p, instances = _unique(tenant.instances, base + ("instances",), "instance")
     problems += p
     problems += _unique(tenant.routers, base + ("routers",), "router")[0]
-    problems += _unique(tenant.load_balancers, base + ("load_balancers",), "load balancer")[0]
+    p, balancers = _unique(tenant.load_balancers, base + ("load_balancers",), "load balancer")
+    problems += p
     groups.add("default")
     problems += _check_networks(tenant, topo, base)
     problems += _check_subnets(tenant, nets, base)
@@ -146,7 +147,17 @@ def _check_tenant(topo: Topology, tenant: Tenant) -> list[Problem]:
         cidr = subnet_cidrs.get(inst.subnet)
         if inst.address is not None and cidr is not None and inst.address not in cidr:
             problems.append(Problem(path + ("address",), f"{inst.address} is outside subnet '{inst.subnet}' ({cidr})"))
-    problems += _check_edges(tenant, nets, subnets, instances, groups, base)
+    problems += _check_edges(tenant, nets, subnets, instances | balancers, groups, base)
+    network_nodes = set(nodes_with_role(topo, "network"))
+    from deployer.roles.tenant import HTTP_PORTS  # here: the roles import this module's callers
+
+    for i, lb in enumerate(tenant.load_balancers):
+        if lb.host is not None:
+            problems += _ref(lb.host, network_nodes, base + ("load_balancers", i, "host"), "network node")
+        if lb.port not in HTTP_PORTS:
+            problems.append(Problem(base + ("load_balancers", i, "port"), f"members serve HTTP on "
+                                    f"{' and '.join(map(str, HTTP_PORTS))} only; the load balancer forwards to "
+                                    f"its own port on them; allowed: {', '.join(map(str, HTTP_PORTS))}"))
     return problems
 
 
@@ -199,13 +210,14 @@ def _check_edges(tenant: Tenant, nets: set[str], subnets: set[str], instances: s
             problems += _ref(sub, subnets, path + ("subnets", j), "subnet")
     for i, fip in enumerate(tenant.floating_ips):
         path = base + ("floating_ips", i)
-        problems += _ref(fip.instance, instances, path + ("instance",), "instance")
+        problems += _ref(fip.instance, instances, path + ("instance",), "instance or load balancer")
         problems += _ref(fip.network, external, path + ("network",), "external network")
     for i, lb in enumerate(tenant.load_balancers):
         path = base + ("load_balancers", i)
         problems += _ref(lb.subnet, subnets, path + ("subnet",), "subnet")
         for j, member in enumerate(lb.members):
-            problems += _ref(member, instances, path + ("members", j), "instance")
+            problems += _ref(member, instances - {b.name for b in tenant.load_balancers}, path + ("members", j),
+                             "instance")
         for j, sg in enumerate(lb.security_groups):
             problems += _ref(sg, groups, path + ("security_groups", j), "security group")
     return problems

@@ -13,7 +13,7 @@ code. How each verb is carried out lives in ``lab.faults``.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -46,6 +46,9 @@ class FaultSpec(StrictModel):
 
 class NodeFault(FaultSpec):
     node: str = Field(description="node name, role:NAME, @vip_holder, @galera_primary or @random")
+    # what it acts on and what heal does, for the README's fault table (deployer faults declare them)
+    KIND: ClassVar[str] = "lab"
+    UNDO: ClassVar[str] = ""
 
 
 @fault_verb("power_off")

@@ -44,9 +44,8 @@ def _faults() -> str:
     for name in sorted({*LAB_FAULTS, *MODELS}):
         if name in ACTIONS:
             rows.append(f"| `{name}` | service (`service:` NAME) | heal starts the unit again |")
-        elif name in MODELS:
-            rows.append(f"| `{name}` | the clock services see (`offset:`, `services:` NAMES; libfaketime on "
-                        "containers) | heal takes the skew off and restarts them |")
+        elif name in MODELS:  # declared on the fault's model, next to its code
+            rows.append(f"| `{name}` | {MODELS[name].KIND} | {MODELS[name].UNDO} |")
         else:
             undo = VERBS[name].undo
             how = f"`{undo}`" if isinstance(undo, str) else "undone by heal" if undo else VERBS[name].permanent

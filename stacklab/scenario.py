@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 from checks.catalog import CHECKS, LOAD_TARGETS, METRICS
 from checks.load.gates import GATES
 from deployer.model import Cloud
-from deployer.service_faults import MODELS, ClockSkew, ServiceFault
+from deployer.service_faults import MODELS, ServiceFault
 from lab.faultspec import LAB_FAULTS, FaultSpec
 from lab.model import Topology
 from lab.modelbase import Duration, Name, StrictModel
@@ -55,7 +55,7 @@ FAULT_ACTIONS = tuple(sorted((*LAB_FAULTS, *SERVICE_FAULTS)))
 def _fault_tag(value: Any) -> str | None:
     action = value.get("action") if isinstance(value, dict) else getattr(value, "action", None)
     if action in SERVICE_FAULTS:
-        return "<clock_skew>" if MODELS[action] is ClockSkew else "<service>"
+        return f"<{MODELS[action].__name__}>"
     return f"<{action}>" if action in LAB_FAULTS else None
 
 
@@ -65,8 +65,7 @@ if TYPE_CHECKING:
 else:
     _FAULT_MEMBERS = tuple(Annotated[cls, Tag(f"<{name}>")] for name, cls in LAB_FAULTS.items())
     Fault = Annotated[
-        Union[(*_FAULT_MEMBERS, Annotated[ServiceFault, Tag("<service>")],
-               Annotated[ClockSkew, Tag("<clock_skew>")])],
+        Union[(*_FAULT_MEMBERS, *(Annotated[cls, Tag(f"<{cls.__name__}>")] for cls in dict.fromkeys(MODELS.values())))],
         Discriminator(_fault_tag, custom_error_type="fault_action", custom_error_message="fault action"),
     ]
 

@@ -17,7 +17,7 @@ from deployer.model import Cloud
 from deployer.public_cert import check_public_cert, resolve
 from deployer.validate import check_cloud
 from lab.model import Topology, check_topology
-from lab.problems import Problem, errors_only
+from lab.problems import Problem, allowed, errors_only
 from stacklab.errors import describe, problems_from
 from stacklab.refs import check_steps
 from stacklab.scenario import LabFile, Scenario, Step
@@ -148,7 +148,23 @@ def _check_scenario(scn: Scenario, doc: Document, result: Result,
         problems = _check_lab(result.topology, result.cloud)
         if errors_only(problems):
             return problems
-    return check_steps(scn, result.topology, known_ids)
+    return check_steps(scn, result.topology, known_ids) + _tenant_refs(scn, result.cloud)
+
+
+def _tenant_refs(scn: Scenario, cloud: Cloud | None) -> list[Problem]:
+    """A tenant fault (``deployer.tenant_faults``) names a load balancer or instance the cloud declares."""
+    tenant = cloud.tenant if cloud is not None else Cloud().tenant
+    known = {"load_balancer": {b.name for b in tenant.load_balancers}, "instance": {i.name for i in tenant.instances}}
+    problems = []
+    for i, step in enumerate(scn.steps):
+        fault = getattr(step, "fault", None)
+        for key, names in known.items():
+            value = getattr(fault, key, None)
+            if value is not None and value not in names:
+                what = key.replace("_", " ")
+                problems.append(Problem(("steps", i, "fault", key), f"unknown {what} '{value}'; " +
+                                        (allowed(names) if names else f"the lab's cloud declares no {what}")))
+    return problems
 
 
 def _refs_of_valid_steps(doc: Document, result: Result) -> list[Problem]:

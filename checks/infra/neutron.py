@@ -143,23 +143,26 @@ def floating_ip_reachable(lab: Lab, v: Verdict) -> None:
 def security_group_matrix(lab: Lab, v: Verdict) -> None:
     """The intent is computed from ``cloud.tenant`` (``checks.net.sg``); scapy SYNs and
     echoes from inside every source classify each answer (open, closed, rejected, silent).
-    A mismatch names the instance's compute, where its groups are enforced."""
+    Targets: every instance and every load balancer VIP. A mismatch names the node where
+    the target's groups are enforced (the instance's compute, the load balancer's node)."""
+    from checks.infra.lbaas import balancers
     from checks.net import sg
     from deployer.roles.tenant import HTTP_PORTS, namespace
 
-    found = instances(lab)
-    declared = {i.name: tuple(i.security_groups) for i in lab.cloud.tenant.instances}
-    sources = [sg.Endpoint(n, i["compute"], namespace(n), i["ip"], declared.get(n, ("default",)))
-               for n, i in sorted(found.items())]
+    found, vips = instances(lab), balancers(lab)
+    targets = sg.targets(lab.cloud.tenant, found, vips, HTTP_PORTS)
+    groups = {t.name: t.groups for t in targets}
+    sources = [sg.Endpoint(n, i["compute"], namespace(n), i["ip"], groups[n]) for n, i in sorted(found.items())]
     client, _ = _fip_instances(lab)
     if client:
         sources.append(sg.Endpoint(client, client, "", lab.inv.hosts[client].ip("public"), ()))
-    probes = sg.matrix(lab.cloud.tenant, sources, found, HTTP_PORTS)
+    probes = sg.matrix(lab.cloud.tenant, sources, targets)
     if not probes:
         v.fail("nothing to probe: no two instances, and no floating IP with a client on the public network")
         return
     observed = sg.scan(lab.opened or lab.name, sources, probes)
-    for probe, outcome in sg.mismatches(observed):
-        v.fail(sg.describe(probe, outcome, observed), blame=found[probe.target]["compute"])
+    where = {**{n: i["compute"] for n, i in found.items()}, **{n: b["host"] for n, b in vips.items()}}
+    for probe, outcome in sg.mismatches(observed):  # blamed where the target's groups are enforced
+        v.fail(sg.describe(probe, outcome, observed), blame=where[probe.target])
     v.figures.update(probes=len(probes), allowed=sum(p.allowed for p in probes),
                      mismatches=len(v.problems))

@@ -92,22 +92,45 @@ def ports_that_matter(rules: list[Rule], listening: tuple[int, ...]) -> list[int
     return sorted(ports)
 
 
-def matrix(tenant: Tenant, sources: list[Endpoint], instances: Mapping[str, dict[str, Any]],
-           listening: tuple[int, ...]) -> list[Probe]:
-    """Every (source, instance, protocol, port) that matters, with the declared intent."""
-    rules, declared = group_rules(tenant), {i.name: i.security_groups for i in tenant.instances}
+@dataclass(frozen=True)
+class Target:
+    """What is probed: an instance or a load balancer's VIP."""
+
+    name: str
+    address: str  # fixed IP
+    floating: str | None  # floating IP, the client's way in
+    groups: tuple[str, ...]  # its port's security groups, as declared
+    listening: tuple[int, ...]  # the TCP ports something serves on
+
+
+def targets(tenant: Tenant, instances: Mapping[str, dict[str, Any]], balancers: Mapping[str, dict[str, Any]],
+            served: tuple[int, ...]) -> list[Target]:
+    """Every instance (serving ``served``) and every load balancer VIP (serving its port),
+    with the groups the scenario declares for it."""
+    groups = {i.name: tuple(i.security_groups) for i in tenant.instances}
+    out = [Target(n, i["ip"], i.get("fip"), groups.get(n, ("default",)), served) for n, i in instances.items()]
+    for lb in tenant.load_balancers:
+        if lb.name in balancers:
+            vip = balancers[lb.name]
+            out.append(Target(lb.name, vip["ip"], vip.get("fip"), tuple(lb.security_groups), (lb.port,)))
+    return sorted(out, key=lambda t: t.name)
+
+
+def matrix(tenant: Tenant, sources: list[Endpoint], targets: list[Target]) -> list[Probe]:
+    """Every (source, target, protocol, port) that matters, with the declared intent."""
+    rules = group_rules(tenant)
     probes = []
-    for name, inst in sorted(instances.items()):
-        target_rules = [r for g in declared.get(name, ["default"]) for r in rules.get(g, [])]
+    for target in targets:
+        target_rules = [r for g in target.groups for r in rules.get(g, [])]
         for source in sources:
-            if source.name == name:
+            if source.name == target.name:
                 continue
-            address = inst["ip"] if source.groups else inst.get("fip")  # a lab node reaches floating IPs only
+            address = target.address if source.groups else target.floating  # a lab node reaches floating IPs only
             if not address:
                 continue
-            probes.append(Probe(source.name, name, address, "icmp", 0, allows(target_rules, source, "icmp", 0)))
-            probes += [Probe(source.name, name, address, "tcp", port, allows(target_rules, source, "tcp", port))
-                       for port in ports_that_matter(target_rules, listening)]
+            probes.append(Probe(source.name, target.name, address, "icmp", 0, allows(target_rules, source, "icmp", 0)))
+            probes += [Probe(source.name, target.name, address, "tcp", port, allows(target_rules, source, "tcp", port))
+                       for port in ports_that_matter(target_rules, target.listening)]
     return probes
 
 

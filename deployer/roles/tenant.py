@@ -8,7 +8,8 @@ a veth named ``tap`` + the port id's first 11 characters on the node side (the a
 finds it by that name, puts it in the network's bridge and applies the security
 groups), the port's MAC and the network's MTU on ``eth0`` inside, and ``dhclient``
 inside asking Neutron's dnsmasq for the address. Each instance serves HTTP on ports 80
-and 8080 (``python3 -m http.server``, answering its own name) for the checks.
+and 8080 (``python3 -m http.server``: ``/`` answers its own name, ``/big`` is 64 KiB, every
+segment of it full-size) for the checks and for load balancers (``deployer/roles/lbaas.py``).
 
 The API work (networks, subnets, security groups, routers, ports, floating IPs) is
 ``deployer/scripts/tenant.py`` on the first controller, idempotent; the namespaces
@@ -25,6 +26,8 @@ from typing import Any
 from deployer.context import Context
 from deployer.errors import DeployError
 from deployer.inventory import Host
+from deployer.model import LoadBalancer
+from deployer.roles import lbaas
 from deployer.roles import neutron_common as common
 from deployer.roles.base import Component
 from deployer.roles.neutron import run_script
@@ -43,6 +46,7 @@ ip -n $NS link set dev eth0 address $MAC mtu $MTU up
 mkdir -p /etc/netns/$NS /srv/stacklab/$NAME
 [ -e /etc/netns/$NS/resolv.conf ] || : > /etc/netns/$NS/resolv.conf
 echo $NAME > /srv/stacklab/$NAME/index.html
+[ -s /srv/stacklab/$NAME/big ] || head -c 65536 /dev/zero | tr '\0' x > /srv/stacklab/$NAME/big
 if ! systemctl is-active -q stacklab-dhcp-$NAME; then
   systemd-run -q --unit stacklab-dhcp-$NAME --collect -p Restart=always /bin/ip netns exec $NS \
     /sbin/dhclient -d -pf /run/dhclient-$NS.pid -lf /var/lib/dhcp/dhclient-$NS.leases eth0
@@ -73,6 +77,12 @@ def placement(ctx: Context) -> dict[str, str]:
             for i, inst in enumerate(ctx.cloud.tenant.instances)}
 
 
+def lb_hosts(ctx: Context) -> dict[str, str]:
+    """Load balancer -> the network node that runs it: its ``host`` or the first."""
+    first = ctx.inv.names("network")[:1]
+    return {lb.name: lb.host or first[0] for lb in ctx.cloud.tenant.load_balancers if lb.host or first}
+
+
 def read_instances(run: Any, node: str) -> dict[str, dict[str, Any]]:
     """The instances the last deploy plugged, as recorded on ``node`` ({} if none);
     ``run(node, argv)`` returns an object with ``stdout``."""
@@ -94,20 +104,31 @@ class Tenant(Component):
         t = ctx.cloud.tenant
         if not common.enabled(ctx.inv, ctx.cloud) or not (t.networks or t.instances):
             return []
-        used = set(placement(ctx).values())
-        return [h for h in ctx.inv.with_role("compute") if h.name in used] or ctx.inv.with_role("controller")[:1]
+        used = set(placement(ctx).values()) | set(lb_hosts(ctx).values())
+        hosts = [h for h in ctx.inv.hosts.values() if h.name in used]
+        return hosts or ctx.inv.with_role("controller")[:1]
 
     def deploy(self, ctx: Context) -> None:
         first = ctx.inv.with_role("controller")[0].name
-        args = {"cloud": "stacklab", "tenant": ctx.cloud.tenant.model_dump(mode="json"),
-                "placement": placement(ctx), "physnet": common.PHYSNET, "device_owner": DEVICE_OWNER}
+        args = {"cloud": "stacklab", "tenant": ctx.cloud.tenant.model_dump(mode="json"), "placement": placement(ctx),
+                "lb_hosts": lb_hosts(ctx), "physnet": common.PHYSNET, "device_owner": DEVICE_OWNER}
         out = run_script(ctx, first, "tenant", args)
         for what in out["changed"]:
             ctx.changed(f"neutron:{what}")
         self.instances: dict[str, dict[str, Any]] = out["instances"]
-        record = json.dumps(self.instances, indent=1, sort_keys=True)
-        ctx.parallel(ctx.inv.with_role("controller"), lambda h: ctx.put(h.name, STATE, record))
+        self.balancers: dict[str, dict[str, Any]] = out.get("load_balancers", {})
+        records = {STATE: json.dumps(self.instances, indent=1, sort_keys=True),
+                   lbaas.STATE: json.dumps(self.balancers, indent=1, sort_keys=True)}
+        ctx.parallel([(h.name, p, r) for h in ctx.inv.with_role("controller") for p, r in records.items()],
+                     lambda item: ctx.put(*item))
         ctx.parallel(list(self.instances.items()), lambda item: self.plug(ctx, *item))
+        ctx.parallel(ctx.cloud.tenant.load_balancers, lambda lb: self.plug_balancer(ctx, lb))
+
+    def plug_balancer(self, ctx: Context, lb: LoadBalancer) -> None:
+        port = self.balancers[lb.name]
+        members = {m: self.instances[m]["ip"] for m in lb.members}
+        if "changed" in ctx.sh(port["host"], lbaas.plug_script(lb, port, members), step=f"lbaas: {lb.name}").stdout:
+            ctx.changed(f"{port['host']}:load balancer {lb.name}")
 
     @staticmethod
     def plug(ctx: Context, name: str, inst: dict[str, Any]) -> None:
@@ -123,11 +144,21 @@ class Tenant(Component):
             ctx.wait(f"instance {name} on {inst['compute']} leased {inst['ip']}",
                      partial(self.leased, ctx, name, inst), timeout=120, interval=1, node=inst["compute"],
                      unit=f"stacklab-dhcp-{name}")
+        for lb in ctx.cloud.tenant.load_balancers:  # its health monitor found every member
+            host = self.balancers[lb.name]["host"]
+            ctx.wait(f"load balancer {lb.name} on {host}: every member UP", partial(self.members_up, ctx, host, lb),
+                     timeout=60, interval=1, node=host, unit=f"stacklab-lbaas-{lb.name}")
         clients = [h.name for h in ctx.inv.with_role("client") if "public" in h.addresses]
-        fips = [i["fip"] for i in getattr(self, "instances", {}).values() if i.get("fip")]
+        fips = [i["fip"] for i in [*getattr(self, "instances", {}).values(), *getattr(self, "balancers", {}).values()]
+                if i.get("fip")]
         for client, fip in ((c, f) for c in clients[:1] for f in fips):  # the HA router elected a master
             ctx.wait(f"floating IP {fip} answering {client}", partial(self.pings, ctx, client, fip),
                      timeout=120, interval=1)
+
+    @staticmethod
+    def members_up(ctx: Context, host: str, lb: LoadBalancer) -> bool:
+        states = lbaas.member_states(partial(ctx.t.run, check=False, timeout=15), host, lb.name)
+        return all(states.get(m) == "UP" for m in lb.members)
 
     @staticmethod
     def pings(ctx: Context, node: str, address: str) -> bool:

@@ -4,8 +4,9 @@ instance ports bound to their compute (``binding:host_id``) and floating IPs, al
 the admin project. Runs inside a lab node with ``/etc/openstack/clouds.yaml``.
 
 stdin: {"cloud": NAME, "tenant": <deployer.model.Tenant as JSON>, "placement": {instance: compute},
-        "physnet": NAME, "device_owner": STR}
-stdout: {"changed": [...], "instances": {name: {"port", "mac", "ip", "mtu", "compute", "fip"}}}
+        "lb_hosts": {load balancer: network node}, "physnet": NAME, "device_owner": STR}
+stdout: {"changed": [...], "instances": {name: {"port", "mac", "ip", "mtu", "compute", "fip"}},
+         "load_balancers": {name: {"port", "mac", "ip", "prefix", "gateway", "host", "fip"}}}
 """
 
 import json
@@ -123,14 +124,42 @@ def ensure_instances(conn: Any, args: dict, nets: dict, subnets: dict, groups: d
         net = next(v for v in nets.values() if v.id == port.network_id)
         out[spec["name"]] = {"port": port.id, "mac": port.mac_address, "ip": port.fixed_ips[0]["ip_address"],
                              "mtu": spec["mtu"] or net.mtu, "compute": host, "fip": None}
-    for spec in args["tenant"]["floating_ips"]:
-        inst = out[spec["instance"]]
-        fips = list(conn.network.ips(port_id=inst["port"]))
-        if not fips:
-            fips = [conn.network.create_ip(floating_network_id=nets[spec["network"]].id, port_id=inst["port"])]
-            changed.append(f"floating ip of {spec['instance']}")
-        inst["fip"] = fips[0].floating_ip_address
     return out
+
+
+def ensure_load_balancers(conn: Any, args: dict, subnets: dict, groups: dict, changed: list) -> dict:
+    """Each load balancer's VIP port, as neutron-lbaas v1 made it: a port on the subnet (in the
+    groups given, else Neutron puts it in 'default', as v1 did by giving none), then plugged
+    for the agent's host (``plug_vip_port``: device_owner neutron:LOADBALANCER, binding host)."""
+    out = {}
+    for spec in args["tenant"]["load_balancers"]:
+        host, sub = args["lb_hosts"][spec["name"]], subnets[spec["subnet"]]
+        sgs = sorted(groups[g].id for g in spec["security_groups"])
+        port = conn.network.find_port(f"lbaas-{spec['name']}")
+        if port is None:
+            port = conn.network.create_port(name=f"lbaas-{spec['name']}", network_id=sub.network_id,
+                                            fixed_ips=[{"subnet_id": sub.id}], security_group_ids=sgs,
+                                            binding_host_id=host, device_owner="neutron:LOADBALANCER",
+                                            device_id=f"stacklab-lb-{spec['name']}")
+            changed.append(f"VIP port of load balancer {spec['name']} on {host}")
+        elif port.binding_host_id != host or sorted(port.security_group_ids) != sgs:
+            port = conn.network.update_port(port, binding_host_id=host, security_group_ids=sgs)
+            changed.append(f"VIP port of load balancer {spec['name']} updated")
+        prefix = sub.cidr.split("/")[1]
+        out[spec["name"]] = {"port": port.id, "mac": port.mac_address, "ip": port.fixed_ips[0]["ip_address"],
+                             "prefix": int(prefix), "gateway": sub.gateway_ip, "host": host, "fip": None}
+    return out
+
+
+def ensure_floating_ips(conn: Any, tenant: dict, nets: dict, targets: dict, changed: list) -> None:
+    """Floating IPs to instances and load balancer VIPs (``targets``: name -> its port)."""
+    for spec in tenant["floating_ips"]:
+        target = targets[spec["instance"]]
+        fips = list(conn.network.ips(port_id=target["port"]))
+        if not fips:
+            fips = [conn.network.create_ip(floating_network_id=nets[spec["network"]].id, port_id=target["port"])]
+            changed.append(f"floating ip of {spec['instance']}")
+        target["fip"] = fips[0].floating_ip_address
 
 
 def main() -> None:
@@ -145,7 +174,9 @@ def main() -> None:
     groups = ensure_groups(conn, tenant, conn.current_project_id, changed)
     ensure_routers(conn, tenant, nets, subnets, changed)
     instances = ensure_instances(conn, args, nets, subnets, groups, changed)
-    print(json.dumps({"changed": changed, "instances": instances}))
+    balancers = ensure_load_balancers(conn, args, subnets, groups, changed)
+    ensure_floating_ips(conn, tenant, nets, {**instances, **balancers}, changed)
+    print(json.dumps({"changed": changed, "instances": instances, "load_balancers": balancers}))
 
 
 if __name__ == "__main__":
