@@ -4,15 +4,14 @@
   neutron-lbaas v1 left it at); heal gives it the MTU its node-side tap carries (the
   network's, as the linuxbridge agent set it): "the MTU fixed".
 - ``port_groups``: a port (a load balancer's VIP port or an instance's) put in exactly
-  ``groups`` through the Neutron API (``[default]`` is where v1 left VIP ports); heal
+  ``security_groups`` through the Neutron API (``[default]`` is where v1 left VIP ports); heal
   gives it back the groups it had.
 
-``node`` is where the work is done: the load balancer's network node for
-``lb_vip_mtu``; for ``port_groups`` any node with the admin's ``clouds.yaml`` (every
-node has one), usually the load balancer's node so that ``names: "@fault:ID"`` matches
-what the checks blame.
+``node`` is where the port is plugged: the load balancer's network node, or the
+instance's compute (``port_groups`` re-plugs the tap there, see ``_regroup``); so
+``names: "@fault:ID"`` matches the node the checks blame.
 
->>> PortGroups.model_validate({"action": "port_groups", "node": "ctl1", "load_balancer": "lb1"}).groups
+>>> PortGroups.model_validate({"action": "port_groups", "node": "ctl1", "load_balancer": "lb1"}).security_groups
 ['default']
 """
 
@@ -30,6 +29,9 @@ from lab.backends.base import Backend
 from lab.errors import LabError
 from lab.faultspec import NodeFault
 
+REPLUG_AWAY_S = 5  # the linuxbridge agent polls its taps every 2 s: away for two polls and more
+REPLUG_ACTIVE_S = 60  # the agent sets the port up again (ACTIVE) within a few polls
+
 
 class LbVipMtu(NodeFault):
     """The MTU of a load balancer's VIP interface (in its qlbaas namespace)."""
@@ -45,11 +47,12 @@ class PortGroups(NodeFault):
     """The security groups of a load balancer's VIP port or of an instance's port."""
 
     action: Literal["port_groups"]
-    KIND: ClassVar[str] = "tenant: a port's security groups (`load_balancer:` or `instance:`, `groups:`)"
+    KIND: ClassVar[str] = "tenant: a port's security groups (`load_balancer:` or `instance:`, `security_groups:`)"
     UNDO: ClassVar[str] = "heal gives the port back the groups it had"
     load_balancer: str | None = None
     instance: str | None = None
-    groups: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    # not 'groups': a fault's 'groups' are node groups (partition), resolved as node selectors
+    security_groups: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
 
     @model_validator(mode="after")
     def _one_port(self) -> PortGroups:
@@ -98,27 +101,47 @@ def _openstack(*args: str) -> str:
 
 def _set_groups(st: labstate.LabState, be: Backend, spec: PortGroups, node: str) -> None:
     port = spec.port_name()
-    shown = json.loads(_run(st, be, node, _openstack("port", "show", port, "-c", "security_group_ids", "-c",
-                                                     "project_id", "-f", "json"), f"port_groups: read {port}"))
+    shown = json.loads(_run(st, be, node, _openstack("port", "show", port, "-c", "id", "-c", "security_group_ids",
+                                                     "-c", "project_id", "-f", "json"), f"port_groups: read {port}"))
     before = sorted(shown["security_group_ids"])
     # by id: every project has a group named 'default', and the admin sees them all
     listed = json.loads(_run(st, be, node, _openstack("security", "group", "list", "--project", shown["project_id"],
                                                       "-f", "json"), "port_groups: list the port's project's groups"))
     ids = {g["Name"]: g["ID"] for g in listed}
-    if missing := [g for g in spec.groups if g not in ids]:
+    if missing := [g for g in spec.security_groups if g not in ids]:
         raise LabError(f"{node}: port_groups: no group {', '.join(missing)} in {port}'s project; "
                        f"allowed: {', '.join(sorted(ids))}")
-    group_args = [a for g in spec.groups for a in ("--security-group", ids[g])]
-    _run(st, be, node, _openstack("port", "set", "--no-security-group", *group_args, port),
-         f"port_groups {port} {spec.groups}")
-    faults.record(st, "port_groups", node, port=port, groups_before=before)
+    _regroup(st, be, node, port, [ids[g] for g in spec.security_groups], shown["id"])
+    faults.record(st, "port_groups", node, port=port, port_id=shown["id"], groups_before=before)
+
+
+def _regroup(st: labstate.LabState, be: Backend, node: str, port: str, group_ids: list[str], port_id: str) -> None:
+    """The port's tap taken away on ``node``, its groups set through the API, the tap given
+    back: the agent tears the port down and sets it up afresh with the new groups. Why: on
+    this platform the linuxbridge agent cannot apply a group change to a port it has set up
+    (its ARP-spoofing refresh deletes an ebtables ``--among-src`` rule, which ebtables-nft
+    1.8.9 refuses; the port stays BUILD, drops everything, and the agent retries with a
+    growing back-off); a port plugged afresh is set up from nothing, as neutron-lbaas v1
+    plugged its VIP port."""
+    tap, away = f"tap{port_id[:11]}", f"slaway{port_id[:9]}"
+    _run(st, be, node, f"ip link show dev {tap} >/dev/null || {{ echo 'no {tap} here: {port} is plugged on "
+         f"another node' >&2; exit 3; }}; ip link set dev {tap} down name {away}; sleep {REPLUG_AWAY_S}",
+         f"port_groups: unplug {tap}")
+    try:
+        group_args = [a for g in group_ids for a in ("--security-group", g)]
+        _run(st, be, node, _openstack("port", "set", "--no-security-group", *group_args, port),
+             f"port_groups: set {port}'s groups")
+    finally:
+        _run(st, be, node, f"ip link set dev {away} name {tap} up", f"port_groups: plug {tap} back")
+    status = _openstack("port", "show", port, "-c", "status", "-f", "value")
+    _run(st, be, node, f"for i in $(seq {REPLUG_ACTIVE_S}); do [ \"$({status})\" = ACTIVE ] && exit 0; sleep 1; done; "
+         f"echo '{port} not ACTIVE {REPLUG_ACTIVE_S} s after its re-plug' >&2; exit 3",
+         f"port_groups: {port} set up again")
 
 
 def _groups_back(st: labstate.LabState, be: Backend, entry: dict[str, Any]) -> str:
-    group_args = [a for g in entry["groups_before"] for a in ("--security-group", g)]
     try:
-        _run(st, be, entry["node"], _openstack("port", "set", "--no-security-group", *group_args, entry["port"]),
-             f"port_groups undo on {entry['port']}")
+        _regroup(st, be, entry["node"], entry["port"], entry["groups_before"], entry["port_id"])
     except LabError as err:
         return str(err)
     return ""

@@ -93,19 +93,36 @@ def _judge_client_view(lab: Lab, v: Verdict, client: str, name: str, lb: dict[st
     if big != ("200", BIG):
         _, after = tx_dropped(lab, host, netns, dev)
         tap_mtu = json.loads(lab.host(host).run(f"ip -j link show dev {tap}").stdout or "[{}]")[0].get("mtu")
+        sweep = _path_mtu(lab, host, netns, lab.inv.hosts[client].ip("public"))
         v.fail(f"{client} -> {name} ({url}/big): small responses pass, the full-size one stops at {big[1]} of "
                f"{BIG} bytes; {host} {dev} in {netns} claims MTU {mtu}, its tap {tap} carries {tap_mtu}: "
-               f"{after - before} full-size frames dropped at the veth (tx_dropped on {dev})", blame=host)
+               f"{after - before} full-size frames dropped at the veth (tx_dropped on {dev}); {sweep}", blame=host)
+
+
+def _path_mtu(lab: Lab, host: str, netns: str, client_ip: str) -> str:
+    """The path-MTU sweep from the load balancer's namespace to the client, as evidence."""
+    from checks.probes import run_once
+
+    found = run_once(lab.opened or lab.name, host, "net_paths", "mtu", {"targets": [client_ip]}, 60, netns=netns)
+    r = found[client_ip]
+    frag = r["frag_needed"]
+    return (f"path MTU to {client_ip}: {r['path_mtu']} of the {r['claimed']} claimed, found in {r['seconds']} s "
+            + (f"(frag-needed from {frag['from']})" if frag else "(no frag-needed: a silent drop)"))
 
 
 def _admits(lab: Lab, client: str, spec: Any) -> str:
-    """Why the client gets nothing while the members are UP, if the VIP's groups say so."""
+    """Why the client gets nothing while the members are UP, if the VIP port's groups (as
+    Neutron has them now, named; their rules as declared) say so."""
+    from checks.infra.neutron import openstack
     from checks.net import sg
 
+    port = openstack(lab, "port", "show", f"lbaas-{spec.name}", "-c", "security_group_ids")
+    names = {g["ID"]: g["Name"] for g in openstack(lab, "security", "group", "list")}
+    groups = sorted(names.get(i, i) for i in port["security_group_ids"])
     source = sg.Endpoint(client, client, "", lab.inv.hosts[client].ip("public"), ())
     rules = sg.group_rules(lab.cloud.tenant)
-    if sg.allows([r for g in spec.security_groups for r in rules.get(g, [])], source, "tcp", spec.port):
+    if sg.allows([r for g in groups for r in rules.get(g, [])], source, "tcp", spec.port):
         return ""
-    return (f"health checks pass (every member UP) but the VIP port's security groups "
-            f"[{', '.join(spec.security_groups)}] do not admit {client} on tcp/{spec.port}: "
-            "open to health checks, not to clients")
+    declared = "" if groups == sorted(spec.security_groups) else f" (declared: [{', '.join(spec.security_groups)}])"
+    return (f"health checks pass (every member UP) but the VIP port's security groups [{', '.join(groups)}]"
+            f"{declared} do not admit {client} on tcp/{spec.port}: open to health checks, not to clients")

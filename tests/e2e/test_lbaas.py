@@ -17,7 +17,8 @@ from tests.e2e.test_scenarios import only_detectors_fail, run
 # scenario -> (the expect step that must catch the fault, words its problem must say)
 EVIDENCE = {
     "vxlan-mtu-blackhole": ("expect check load_balancer_serves fail naming @fault:v1-mtu",
-                            ["small responses pass", "claims MTU 1500", "carries 1450", "tx_dropped"]),
+                            ["small responses pass", "claims MTU 1500", "carries 1450", "tx_dropped",
+                             "path MTU to 10.50.2.1: 1450 of the 1500 claimed", "no frag-needed: a silent drop"]),
     "sg-vip-default": ("expect check load_balancer_serves fail naming @fault:vip-default",
                        ["every member UP", "[default] do not admit", "open to health checks, not to clients"]),
 }
