@@ -51,7 +51,7 @@ ip -n $NS addr replace {cidr} dev $DEV
 mkdir -p $DIR
 printf '%s\n' {config} > $DIR/conf.new
 if ! cmp -s $DIR/conf.new $DIR/conf; then mv $DIR/conf.new $DIR/conf; echo changed
-  systemctl stop stacklab-lbaas-{name} 2>/dev/null; fi
+  systemctl stop stacklab-lbaas-{name} 2>/dev/null || true; fi
 systemctl is-active -q stacklab-lbaas-{name} || {{
   systemd-run -q --unit stacklab-lbaas-{name} --collect -p Restart=always /bin/ip netns exec $NS \
     /usr/sbin/haproxy -db -f $DIR/conf -p $DIR/pid; echo changed; }}
