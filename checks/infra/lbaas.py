@@ -27,16 +27,6 @@ CURL = "curl -s --connect-timeout 3 --max-time 6 -o /dev/null -w '%{http_code} %
 BIG = 65536  # bytes of /big on every member (deployer/roles/tenant.py)
 
 
-def balancers(lab: Lab) -> dict[str, dict[str, Any]]:
-    from deployer.roles.lbaas import read_balancers
-
-    for ctl in lab.up(lab.controllers()):
-        found = read_balancers(lambda node, argv: lab.host(node).run(shlex.join(argv)), ctl)
-        if found:
-            return found
-    return {}
-
-
 def fetch(lab: Lab, client: str, url: str) -> tuple[str, int]:
     """(HTTP status, bytes) of ``url`` from the client; status '000' when nothing came."""
     out = lab.host(client).run(f"{CURL} {shlex.quote(url)}").stdout.split()
@@ -53,6 +43,7 @@ def tx_dropped(lab: Lab, host: str, netns: str, dev: str) -> tuple[int, int]:
 @check("load_balancer_serves", "every load balancer answers the client through its floating IP, small and "
        "full-size responses, its members UP", roles=("network",), needs="tenant")
 def load_balancer_serves(lab: Lab, v: Verdict) -> None:
+    from checks.infra.neutron import balancers
     from deployer.roles import lbaas
 
     declared = {lb.name: lb for lb in lab.cloud.tenant.load_balancers}

@@ -42,6 +42,17 @@ def instances(lab: Lab) -> dict[str, dict[str, Any]]:
     return {}
 
 
+def balancers(lab: Lab) -> dict[str, dict[str, Any]]:
+    """The load balancers the last deploy plugged (name -> port, ip, host, fip, ...)."""
+    from deployer.roles.lbaas import read_balancers
+
+    for ctl in lab.up(lab.controllers()):
+        found = read_balancers(lambda node, argv: lab.host(node).run(shlex.join(argv)), ctl)
+        if found:
+            return found
+    return {}
+
+
 def in_instance(lab: Lab, inst: dict[str, Any], name: str, command: str) -> Any:
     """Run ``command`` inside instance ``name``'s namespace on its compute."""
     from deployer.roles.tenant import namespace
@@ -145,7 +156,6 @@ def security_group_matrix(lab: Lab, v: Verdict) -> None:
     echoes from inside every source classify each answer (open, closed, rejected, silent).
     Targets: every instance and every load balancer VIP. A mismatch names the node where
     the target's groups are enforced (the instance's compute, the load balancer's node)."""
-    from checks.infra.lbaas import balancers
     from checks.net import sg
     from deployer.roles.tenant import HTTP_PORTS, namespace
 
