@@ -22,10 +22,10 @@ EVIDENCE = {
     "sg-vip-default": ("expect check load_balancer_serves fail naming @fault:vip-default",
                        ["every member UP", "[default] do not admit", "open to health checks, not to clients"]),
 }
+# the mutant's labels: without the fault, an expectation naming it loses its 'names'
 DETECTORS = {
-    "vxlan-mtu-blackhole": {EVIDENCE["vxlan-mtu-blackhole"][0]},
-    "sg-vip-default": {EVIDENCE["sg-vip-default"][0],
-                       "expect check security_group_matrix fail naming @fault:vip-default"},
+    "vxlan-mtu-blackhole": {"expect check load_balancer_serves fail"},
+    "sg-vip-default": {"expect check load_balancer_serves fail", "expect check security_group_matrix fail"},
 }
 
 
