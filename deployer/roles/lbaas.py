@@ -29,7 +29,6 @@ their name (small), ``/big`` 64 KiB (every full-size segment of it).
 
 from __future__ import annotations
 
-import json
 import shlex
 from typing import Any
 
@@ -96,15 +95,6 @@ def plug_script(lb: LoadBalancer, port: dict[str, Any], members: dict[str, str])
     return PLUG_SH.format(ns=namespace(lb.name), tap=tap, dev=dev, mac=shlex.quote(port["mac"]),
                           mtu=lb.mtu or V1_MTU, name=lb.name, cidr=f"{port['ip']}/{port['prefix']}", route=route,
                           config=" ".join(shlex.quote(line) for line in config(lb, port["ip"], members)))
-
-
-def read_balancers(run: Any, node: str) -> dict[str, dict[str, Any]]:
-    """The load balancers the last deploy plugged, as recorded on ``node`` ({} if none)."""
-    try:
-        found: dict[str, dict[str, Any]] = json.loads(run(node, ["cat", STATE]).stdout)
-    except ValueError:
-        return {}
-    return found
 
 
 def member_states(run: Any, host: str, name: str) -> dict[str, str]:

@@ -83,17 +83,6 @@ def lb_hosts(ctx: Context) -> dict[str, str]:
     return {lb.name: lb.host or first[0] for lb in ctx.cloud.tenant.load_balancers if lb.host or first}
 
 
-def read_instances(run: Any, node: str) -> dict[str, dict[str, Any]]:
-    """The instances the last deploy plugged, as recorded on ``node`` ({} if none);
-    ``run(node, argv)`` returns an object with ``stdout``."""
-    out = run(node, ["cat", STATE])
-    try:
-        found: dict[str, dict[str, Any]] = json.loads(out.stdout)
-    except ValueError:
-        return {}
-    return found
-
-
 class Tenant(Component):
     name = "tenant"
     stage = "finish"
@@ -144,13 +133,13 @@ class Tenant(Component):
             ctx.wait(f"instance {name} on {inst['compute']} leased {inst['ip']}",
                      partial(self.leased, ctx, name, inst), timeout=120, interval=1, node=inst["compute"],
                      unit=f"stacklab-dhcp-{name}")
-        for lb in ctx.cloud.tenant.load_balancers:  # its health monitor found every member
-            host = self.balancers[lb.name]["host"]
+        plugged = getattr(self, "balancers", {})
+        for lb in (b for b in ctx.cloud.tenant.load_balancers if b.name in plugged):  # its monitor sees every member
+            host = plugged[lb.name]["host"]
             ctx.wait(f"load balancer {lb.name} on {host}: every member UP", partial(self.members_up, ctx, host, lb),
                      timeout=60, interval=1, node=host, unit=f"stacklab-lbaas-{lb.name}")
         clients = [h.name for h in ctx.inv.with_role("client") if "public" in h.addresses]
-        fips = [i["fip"] for i in [*getattr(self, "instances", {}).values(), *getattr(self, "balancers", {}).values()]
-                if i.get("fip")]
+        fips = [i["fip"] for i in [*getattr(self, "instances", {}).values(), *plugged.values()] if i.get("fip")]
         for client, fip in ((c, f) for c in clients[:1] for f in fips):  # the HA router elected a master
             ctx.wait(f"floating IP {fip} answering {client}", partial(self.pings, ctx, client, fip),
                      timeout=120, interval=1)
